@@ -1,0 +1,220 @@
+"""The real ComfyUI host for tests and benchmarks: in-process boot, server subprocess, HTTP client.
+
+Nothing here mocks ComfyUI: the in-process boot imports the unmodified tree that
+`scripts/host.py` prepared (or `$COMFYUI_PATH`), and the server is ComfyUI's own `main.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PACK_LINK_NAME = "fluxfill_inpainter"
+MODEL_CACHE = REPO / ".cache" / "tiny_models"
+
+
+def comfyui_path() -> Path:
+    external = os.environ.get("COMFYUI_PATH")
+    path = Path(external).expanduser().resolve() if external else REPO / ".comfyui"
+    if not (path / "main.py").exists():
+        raise RuntimeError(f"no ComfyUI at {path}: run `python3 scripts/host.py` (or set COMFYUI_PATH)")
+    return path
+
+
+def make_base_dir(base: Path, models: Path | None = MODEL_CACHE) -> Path:
+    """A ComfyUI base directory with this pack in custom_nodes/ and the tiny models linked in."""
+    from tiny_models import link_models
+
+    for sub in ("custom_nodes", "input", "output", "temp", "user/default", "models"):
+        (base / sub).mkdir(parents=True, exist_ok=True)
+    link = base / "custom_nodes" / PACK_LINK_NAME
+    if not link.exists():
+        link.symlink_to(REPO, target_is_directory=True)
+    settings = base / "user" / "default" / "comfy.settings.json"
+    if not settings.exists():
+        settings.write_text(json.dumps({"Comfy.TutorialCompleted": True}))
+    if models is not None:
+        link_models(models, base / "models")
+    return base
+
+
+_booted: Path | None = None
+
+
+def boot_comfy(base: Path) -> None:
+    """Import ComfyUI in this process (CPU, args parsing on) with its built-in extra nodes loaded."""
+    global _booted
+    if _booted is not None:
+        return
+    comfy_dir = str(comfyui_path())
+    if comfy_dir not in sys.path:
+        sys.path.insert(0, comfy_dir)
+    saved_argv = sys.argv
+    sys.argv = ["main.py", "--cpu", "--base-directory", str(base)]
+    try:
+        # Import the tree's top-level `utils` package first, as main.py does: later imports put
+        # comfy/ on sys.path, where comfy/utils.py would otherwise shadow it.
+        import utils.install_util  # noqa: F401
+        import comfy.options
+
+        comfy.options.enable_args_parsing()
+        import comfy.cli_args  # noqa: F401  (parses sys.argv now)
+        import folder_paths  # noqa: F401
+        import nodes
+
+        asyncio.run(nodes.init_extra_nodes(init_custom_nodes=False, init_api_nodes=False))
+    finally:
+        sys.argv = saved_argv
+    _booted = base
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ExecutionError(RuntimeError):
+    """A prompt that the server rejected or whose execution failed; `.details` holds the payload."""
+
+    def __init__(self, message: str, details: dict):
+        super().__init__(message)
+        self.details = details
+
+
+@dataclass
+class ComfyServer:
+    """A real ComfyUI server process on 127.0.0.1, stopped by its PID."""
+
+    base: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 180.0, python: str = sys.executable) -> ComfyServer:
+        self.log_path = self.base / f"server-{self.port}.log"
+        cmd = [python, "main.py", "--cpu", "--base-directory", str(self.base), "--listen", "127.0.0.1",
+               "--port", str(self.port), "--disable-auto-launch",
+               "--database-url", f"sqlite:///{self.base}/user/comfyui-{self.port}.db"]
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(cmd, cwd=comfyui_path(), stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float) -> None:
+        import requests
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"ComfyUI exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                if requests.get(self.url + "/system_stats", timeout=2).ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"ComfyUI did not answer within {timeout}s:\n{self.log_tail()}")
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:] if self.log_path else ""
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def client(self) -> ComfyClient:
+        return ComfyClient(self.url)
+
+
+@dataclass
+class ComfyClient:
+    """The HTTP calls a ComfyUI user's script makes: upload, queue, poll history, fetch outputs."""
+
+    url: str
+    client_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def _session(self):
+        import requests
+
+        return requests
+
+    def object_info(self) -> dict:
+        return self._session().get(self.url + "/object_info", timeout=30).json()
+
+    def upload_image(self, data: bytes, name: str, overwrite: bool = True) -> str:
+        files = {"image": (name, io.BytesIO(data), "image/png")}
+        r = self._session().post(self.url + "/upload/image", files=files,
+                                 data={"overwrite": "true" if overwrite else "false"}, timeout=60)
+        r.raise_for_status()
+        body = r.json()
+        return f"{body['subfolder']}/{body['name']}" if body.get("subfolder") else body["name"]
+
+    def queue(self, graph: dict) -> str:
+        r = self._session().post(self.url + "/prompt", json={"prompt": graph, "client_id": self.client_id},
+                                 timeout=60)
+        body = r.json()
+        if r.status_code != 200:
+            raise ExecutionError(f"prompt rejected: {json.dumps(body)[:2000]}", body)
+        return body["prompt_id"]
+
+    def wait(self, prompt_id: str, timeout: float = 600.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            r = self._session().get(f"{self.url}/history/{prompt_id}", timeout=30)
+            entry = r.json().get(prompt_id)
+            if entry and entry.get("status", {}).get("completed") is not None:
+                status = entry["status"]
+                if status.get("status_str") == "error":
+                    raise ExecutionError(self.error_message(entry), entry)
+                return entry
+            time.sleep(0.25)
+        raise TimeoutError(f"prompt {prompt_id} not finished after {timeout}s")
+
+    def run(self, graph: dict, timeout: float = 600.0) -> dict:
+        return self.wait(self.queue(graph), timeout)
+
+    @staticmethod
+    def error_message(entry: dict) -> str:
+        for kind, data in entry.get("status", {}).get("messages", []):
+            if kind == "execution_error":
+                return f"{data.get('node_type')} (node {data.get('node_id')}): {data.get('exception_message')}"
+        return "execution failed"
+
+    def images(self, entry: dict, node_id: str) -> list[bytes]:
+        out = []
+        for image in entry["outputs"].get(node_id, {}).get("images", []):
+            params = {"filename": image["filename"], "subfolder": image["subfolder"], "type": image["type"]}
+            r = self._session().get(self.url + "/view", params=params, timeout=60)
+            r.raise_for_status()
+            out.append(r.content)
+        return out
+
+    def interrupt(self) -> None:
+        self._session().post(self.url + "/interrupt", timeout=30)
+
+    def queue_state(self) -> dict:
+        return self._session().get(self.url + "/queue", timeout=30).json()

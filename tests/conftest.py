@@ -1,0 +1,83 @@
+"""Test-wide set-up: import the pack as the package `fluxfill_inpainter`, markers by folder."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PACK_NAME = "fluxfill_inpainter"
+MARKER_BY_FOLDER = {"unit": "unit", "integration": "integration", "e2e": "e2e", "browser": "browser"}
+
+
+def register_pack() -> None:
+    """Make the repo importable as `fluxfill_inpainter`, as ComfyUI names it in custom_nodes/."""
+    if PACK_NAME in sys.modules:
+        return
+    spec = importlib.util.spec_from_file_location(
+        PACK_NAME, REPO / "__init__.py", submodule_search_locations=[str(REPO)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[PACK_NAME] = module
+    spec.loader.exec_module(module)
+
+
+register_pack()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(REPO / "tests").parts
+        marker = MARKER_BY_FOLDER.get(parts[0]) if len(parts) > 1 else None
+        if marker:
+            item.add_marker(getattr(pytest.mark, marker))
+
+
+# --- the real ComfyUI host -------------------------------------------------------------------
+sys.path.insert(0, str(REPO / "tests"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model_files() -> dict:
+    """Loader-detectable tiny models, written once into the repo's cache dir (.cache/tiny_models)."""
+    from comfy_host import MODEL_CACHE
+    from tiny_models import write_tiny_models
+
+    return write_tiny_models(MODEL_CACHE)
+
+
+@pytest.fixture(scope="session")
+def comfy_base(tmp_path_factory: pytest.TempPathFactory, tiny_model_files: dict) -> Path:
+    """A ComfyUI base directory: this pack in custom_nodes/, the tiny models in models/."""
+    from comfy_host import make_base_dir
+
+    return make_base_dir(tmp_path_factory.mktemp("comfy_base"))
+
+
+@pytest.fixture(scope="session")
+def comfy(comfy_base: Path) -> Path:
+    """ComfyUI imported in-process (`--cpu`, args parsing enabled first); returns the base dir."""
+    from comfy_host import boot_comfy
+
+    boot_comfy(comfy_base)
+    return comfy_base
+
+
+@pytest.fixture(scope="session")
+def comfy_server(comfy_base: Path):
+    """A real ComfyUI server subprocess with the pack, on a free 127.0.0.1 port."""
+    from comfy_host import ComfyServer
+
+    server = ComfyServer(comfy_base).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture()
+def comfy_client(comfy_server):
+    return comfy_server.client()
