@@ -65,12 +65,13 @@ def boot_comfy(base: Path) -> None:
     try:
         # Import the tree's top-level `utils` package first, as main.py does: later imports put
         # comfy/ on sys.path, where comfy/utils.py would otherwise shadow it.
-        import utils.install_util  # noqa: F401
         import comfy.options
+        import utils.install_util  # noqa: F401
 
         comfy.options.enable_args_parsing()
         import comfy.cli_args  # noqa: F401  (parses sys.argv now)
         import folder_paths  # noqa: F401
+
         import nodes
 
         asyncio.run(nodes.init_extra_nodes(init_custom_nodes=False, init_api_nodes=False))
@@ -173,6 +174,19 @@ class ComfyClient:
         body = r.json()
         return f"{body['subfolder']}/{body['name']}" if body.get("subfolder") else body["name"]
 
+    def with_defaults(self, graph: dict) -> dict:
+        """A copy of an API graph whose omitted widget inputs take the defaults /object_info declares."""
+        info = self.object_info()
+        out = {}
+        for node_id, node in graph.items():
+            inputs = dict(node["inputs"])
+            for name, spec in info[node["class_type"]]["input"].get("required", {}).items():
+                options = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
+                if name not in inputs and "default" in options:
+                    inputs[name] = options["default"]
+            out[node_id] = {**node, "inputs": inputs}
+        return out
+
     def queue(self, graph: dict) -> str:
         r = self._session().post(self.url + "/prompt", json={"prompt": graph, "client_id": self.client_id},
                                  timeout=60)
@@ -218,3 +232,11 @@ class ComfyClient:
 
     def queue_state(self) -> dict:
         return self._session().get(self.url + "/queue", timeout=30).json()
+
+
+def run_node(node_cls, **inputs):
+    """Execute a V3 node in-process the way ComfyUI's executor does (locked class clone, normalized
+    output); returns the NodeOutput (`.result` tuple, `.ui` dict)."""
+    node_cls.GET_SCHEMA()
+    clone = node_cls.PREPARE_CLASS_CLONE({})
+    return clone.EXECUTE_NORMALIZED(**inputs)

@@ -1,0 +1,14 @@
+"""Node glue: schemas, input checks, and calls into crop_stitch/ and diff_attention/."""
+
+from comfy_api.latest import ComfyExtension, io
+
+from .crop_nodes import InpaintCrop, InpaintStitch
+from .inpainter import FluxFillInpainter
+from .options import InpaintOptionsNode
+
+NODES: list[type[io.ComfyNode]] = [FluxFillInpainter, InpaintOptionsNode, InpaintCrop, InpaintStitch]
+
+
+class FluxFillInpainterExtension(ComfyExtension):
+    async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        return NODES

@@ -1,0 +1,123 @@
+"""FluxFill Crop and FluxFill Stitch: the Inpainter's two stages as nodes for custom sampling graphs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import torch
+from comfy_api.latest import io, ui
+
+from ..crop_stitch import draw_regions_preview, stitch
+from .inpainter import crop_widgets
+from .options import InpaintOptions, OptionsType
+from .pipeline import (
+    CropStage,
+    InputError,
+    check_image,
+    crop_images,
+    crop_stage,
+    intermediate,
+    match_channels,
+)
+
+CROP_NODE = "FluxFill Crop"
+STITCH_NODE = "FluxFill Stitch"
+StitcherType = io.Custom("FFI_STITCHER")
+EMPTY_CROP_SIDE = 64
+
+
+def _empty_crop(stage: CropStage, multiple: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """No masked pixels: a small thumbnail with an all-zero mask keeps the downstream graph cheap."""
+    side = max(multiple, EMPTY_CROP_SIDE // multiple * multiple)
+    image = stage.stitcher.originals[:1, ..., :3].movedim(-1, 1)
+    if image.shape[1] == 1:
+        image = image.expand(-1, 3, -1, -1)
+    thumb = torch.nn.functional.interpolate(image, size=(side, side), mode="area").movedim(1, -1)
+    return thumb, torch.zeros(thumb.shape[:3], dtype=thumb.dtype, device=thumb.device)
+
+
+class InpaintCrop(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="FFI_InpaintCrop",
+            display_name="FluxFill Crop",
+            category="inpaint/FluxFill",
+            description="Crops every masked region with context, resized to one common size for the model. "
+                        "Sample the crops with any graph, then feed them to FluxFill Stitch.",
+            inputs=[
+                io.Image.Input("image", tooltip="The image(s) to inpaint."),
+                io.Mask.Input("mask", tooltip="White (1) = inpaint."),
+                *crop_widgets(),
+                io.Int.Input("snap", default=16, min=8, max=128, step=8,
+                             tooltip="Crop sides are multiples of this: 16 for Flux, 8 for SD models."),
+                OptionsType.Input("options", optional=True,
+                                  tooltip="Advanced settings from an Inpaint Options node."),
+            ],
+            outputs=[
+                StitcherType.Output("stitcher", display_name="stitcher", tooltip="Connect to FluxFill Stitch."),
+                io.Image.Output("cropped_image", display_name="cropped_image",
+                                tooltip="One crop per region, all the same size."),
+                io.Mask.Output("cropped_mask", display_name="cropped_mask",
+                               tooltip="What the sampler may change in each crop (the denoise mask); "
+                                       "use it as the inpaint mask."),
+                io.String.Output("regions", display_name="regions",
+                                 tooltip="The crop plan as JSON (boxes, sizes, scales)."),
+            ],
+        )
+
+    @classmethod
+    def execute(cls, image, mask, context, grow, feather, target_megapixels, snap,
+                options=None) -> io.NodeOutput:
+        opts = (options or InpaintOptions()).with_main_widgets(
+            context=context, grow=grow, feather=feather, target_mp=target_megapixels, multiple=snap)
+        opts = replace(opts, crop=replace(opts.crop, shared_target=True))
+        stage = crop_stage(image, mask, opts, CROP_NODE)
+        if stage.empty:
+            crops, crop_masks = _empty_crop(stage, snap)
+        else:
+            crops, crop_masks = crop_images(stage, list(range(len(stage.plan.regions))))
+        preview = draw_regions_preview(stage.stitcher.originals, stage.plan)
+        return io.NodeOutput(stage.stitcher, intermediate(crops), intermediate(crop_masks),
+                             json.dumps(stage.plan.to_dict()), ui=ui.PreviewImage(intermediate(preview), cls=cls))
+
+
+class InpaintStitch(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="FFI_InpaintStitch",
+            display_name="FluxFill Stitch",
+            category="inpaint/FluxFill",
+            description="Puts inpainted crops back into the full image with a feathered blend; pixels "
+                        "outside the mask stay exactly as they were.",
+            inputs=[
+                StitcherType.Input("stitcher", tooltip="From FluxFill Crop."),
+                io.Image.Input("inpainted_image",
+                               tooltip="The sampled crops: one per region, or several variations laid "
+                                       "out as ComfyUI repeats a batch (all regions, then all again)."),
+            ],
+            outputs=[io.Image.Output("image", display_name="image", tooltip="Full-size results, image-major.")],
+        )
+
+    @classmethod
+    def execute(cls, stitcher, inpainted_image) -> io.NodeOutput:
+        check_image(inpainted_image, STITCH_NODE, "inpainted_image")
+        regions = len(stitcher.plan.regions)
+        count = inpainted_image.shape[0]
+        if regions == 0:
+            return io.NodeOutput(intermediate(stitcher.originals.repeat_interleave(count, dim=0)))
+        if count % regions:
+            raise InputError(
+                f"{STITCH_NODE}: input 'inpainted_image' has {count} images of shape "
+                f"{tuple(inpainted_image.shape)}, not a multiple of the {regions} region(s) the stitcher cropped.")
+        variants = count // regions
+        originals = stitcher.originals
+        rgb = inpainted_image[..., :3].to(originals.device, originals.dtype)
+        if rgb.shape[-1] == 1:
+            rgb = rgb.expand(*rgb.shape[:-1], 3)
+        crops = [match_channels(rgb[r::regions], originals.shape[-1]) for r in range(regions)]
+        out = stitch(originals, stitcher.composite, stitcher.plan, crops, variants,
+                     color_correct=stitcher.color_correct, denoise_full=stitcher.denoise)
+        return io.NodeOutput(intermediate(out))
