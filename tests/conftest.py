@@ -81,3 +81,14 @@ def comfy_server(comfy_base: Path):
 @pytest.fixture()
 def comfy_client(comfy_server):
     return comfy_server.client()
+
+
+@pytest.fixture(scope="session")
+def small_models(comfy):
+    """(model, vae, clip): a small-config Flux Fill, a narrow Flux VAE and the tiny CLIP-L file."""
+    from tiny_models import CLIP_L_FILE, small_flux_patcher, small_flux_vae
+
+    import nodes
+
+    (clip,) = nodes.CLIPLoader().load_clip(CLIP_L_FILE, "stable_diffusion")
+    return small_flux_patcher(), small_flux_vae(), clip

@@ -8,44 +8,12 @@ import json
 import pytest
 import torch
 from comfy_host import run_node
+from node_calls import inpaint, node_classes, small_options
 
 
 @pytest.fixture(scope="module")
-def models(comfy):
-    from tiny_models import CLIP_L_FILE, small_flux_patcher, small_flux_vae
-
-    import nodes
-
-    (clip,) = nodes.CLIPLoader().load_clip(CLIP_L_FILE, "stable_diffusion")
-    return small_flux_patcher(), small_flux_vae(), clip
-
-
-def node_classes():
-    from fluxfill_inpainter.nodes.crop_nodes import InpaintCrop, InpaintStitch
-    from fluxfill_inpainter.nodes.inpainter import FluxFillInpainter
-    from fluxfill_inpainter.nodes.options import build_options
-
-    return FluxFillInpainter, InpaintCrop, InpaintStitch, build_options
-
-
-def inpaint(models, image, mask, *, options=None, clip=True, **overrides):
-    FluxFillInpainter, _, _, _ = node_classes()
-    model, vae, text_encoder = models
-    inputs = dict(model=model, text="a red apple", vae=vae, image=image, mask=mask, seed=5, steps=3, cfg=1.0,
-                  sampler_name="euler", scheduler="simple", denoise=1.0, noise_mask=True, batch_size=1,
-                  differential_attention=True, guidance=30.0, dd_strength=1.0, context=1.0, grow=0, feather=4,
-                  target_megapixels=0.02)
-    inputs.update(overrides)
-    if clip:
-        inputs["clip"] = text_encoder
-    if options is not None:
-        inputs["options"] = options
-    return run_node(FluxFillInpainter, **inputs)
-
-
-def small_options(**kw):
-    build_options = node_classes()[3]
-    return build_options(**({"min_side": 64, "max_side": 256, "min_crop": 32, "min_context": 8} | kw))
+def models(small_models):
+    return small_models
 
 
 def test_whole_image_crop_equals_the_stock_graph(models):
