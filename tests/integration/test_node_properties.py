@@ -9,12 +9,13 @@ from __future__ import annotations
 import copy
 import json
 
+import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from node_calls import inpaint, small_options
 
-PROPERTY_SETTINGS = settings(max_examples=20, deadline=None, derandomize=True, database=None,
+PROPERTY_SETTINGS = settings(max_examples=12, deadline=None, derandomize=True, database=None,
                              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
@@ -39,15 +40,24 @@ def cases(draw):
     return image, mask, widgets, options
 
 
+@pytest.fixture(scope="module")
+def condition(small_models):
+    """The prompt encoded once: text encoding is not under test here and costs seconds per call."""
+    import nodes
+
+    return nodes.CLIPTextEncode().encode(small_models[2], "a red apple")[0]
+
+
 @PROPERTY_SETTINGS
 @given(case=cases())
-def test_node_properties(small_models, case):
+def test_node_properties(small_models, condition, case):
     image, mask, widgets, options = case
     model = small_models[0]
     image_before, mask_before = image.clone(), mask.clone()
     model_options_before = copy.deepcopy(model.model_options)
 
-    out = inpaint(small_models, image, mask, options=options, steps=1, **widgets).result
+    out = inpaint(small_models, image, mask, options=options, steps=1, condition=condition, clip=False,
+                  **widgets).result
     result, composite, regions = out[0], out[2], json.loads(out[7])
     variants = widgets["batch_size"]
 
