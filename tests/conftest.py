@@ -13,19 +13,25 @@ PACK_NAME = "fluxfill_inpainter"
 MARKER_BY_FOLDER = {"unit": "unit", "integration": "integration", "e2e": "e2e", "browser": "browser"}
 
 
-def register_pack() -> None:
-    """Make the repo importable as `fluxfill_inpainter`, as ComfyUI names it in custom_nodes/."""
-    if PACK_NAME in sys.modules:
+def register_package(name: str, folder: Path) -> None:
+    """Import `folder` as package `name` without putting the repo root on sys.path (where our `nodes/`
+    would shadow ComfyUI's `nodes` module)."""
+    if name in sys.modules:
         return
-    spec = importlib.util.spec_from_file_location(
-        PACK_NAME, REPO / "__init__.py", submodule_search_locations=[str(REPO)]
-    )
+    spec = importlib.util.spec_from_file_location(name, folder / "__init__.py",
+                                                  submodule_search_locations=[str(folder)])
     module = importlib.util.module_from_spec(spec)
-    sys.modules[PACK_NAME] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
 
 
+def register_pack() -> None:
+    """Make the repo importable as `fluxfill_inpainter`, as ComfyUI names it in custom_nodes/."""
+    register_package(PACK_NAME, REPO)
+
+
 register_pack()
+register_package("batch_client", REPO / "batch_client")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
