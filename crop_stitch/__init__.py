@@ -20,7 +20,9 @@ from .masks import (
     sanitize_mask,
     stabilize,
 )
+from .outpaint import Padding, extend_canvas, resolve_padding, seam_mask
 from .plan import CropPlan, CropSettings, Region, plan_crops
+from .prefill import PREFILL_MODES, PrefillUnavailable, opencv_available, prefill, push_pull_fill
 from .preview import draw_regions_preview
 from .regions import find_clusters
 
@@ -51,4 +53,13 @@ __all__ = [
     "sanitize_mask",
     "stabilize",
     "stitch",
+    "PREFILL_MODES",
+    "Padding",
+    "PrefillUnavailable",
+    "extend_canvas",
+    "opencv_available",
+    "prefill",
+    "push_pull_fill",
+    "resolve_padding",
+    "seam_mask",
 ]

@@ -5,8 +5,10 @@ from comfy_api.latest import ComfyExtension, io
 from .crop_nodes import InpaintCrop, InpaintStitch
 from .inpainter import FluxFillInpainter
 from .options import InpaintOptionsNode
+from .outpaint import OutpaintCanvas
 
-NODES: list[type[io.ComfyNode]] = [FluxFillInpainter, InpaintOptionsNode, InpaintCrop, InpaintStitch]
+NODES: list[type[io.ComfyNode]] = [FluxFillInpainter, InpaintOptionsNode, InpaintCrop, InpaintStitch,
+                                   OutpaintCanvas]
 
 
 class FluxFillInpainterExtension(ComfyExtension):

@@ -8,7 +8,7 @@ from dataclasses import replace
 import torch
 from comfy_api.latest import io, ui
 
-from ..crop_stitch import draw_regions_preview, stitch
+from ..crop_stitch import draw_regions_preview, prefill, stitch
 from .inpainter import crop_widgets
 from .options import InpaintOptions, OptionsType
 from .pipeline import (
@@ -78,6 +78,8 @@ class InpaintCrop(io.ComfyNode):
             crops, crop_masks = _empty_crop(stage, snap)
         else:
             crops, crop_masks = crop_images(stage, list(range(len(stage.plan.regions))))
+            if opts.prefill != "grey":  # grey is what InpaintModelConditioning does downstream
+                crops = prefill(crops, crop_masks, opts.prefill, node=CROP_NODE)
         preview = draw_regions_preview(stage.stitcher.originals, stage.plan)
         return io.NodeOutput(stage.stitcher, intermediate(crops), intermediate(crop_masks),
                              json.dumps(stage.plan.to_dict()), ui=ui.PreviewImage(intermediate(preview), cls=cls))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+import torch
 from comfy_api.latest import io
 
 from ..crop_stitch import CropSettings, MaskSettings
@@ -13,6 +14,31 @@ OptionsType = io.Custom("FFI_OPTIONS")
 TARGET_MODES = ["area", "fixed", "none"]
 RESAMPLE_MODES = ["bicubic", "bilinear", "area", "nearest-exact"]
 PAD_MODES = ["replicate", "reflect"]
+EDIT_MODES = ["inpaint", "channel_edit", "spatial_concat", "kontext", "repaint"]
+PREFILL_MODES = ["grey", "blur", "telea", "navier_stokes"]
+
+MODE_TOOLTIP = (
+    "inpaint: the model's own inpaint path (Flux Fill / SD inpaint concat, else noise mask). "
+    "channel_edit: Flux Fill edit (InFluxEdit): all-white concat mask and the crop NOT greyed, so the model "
+    "sees the whole original; load an edit LoRA with LoraLoader before the model input; the noise mask still "
+    "limits changes to the mask. "
+    "spatial_concat: ACE++-style: each crop is sampled on a canvas [reference | crop] twice as wide, only the "
+    "right half masked (reference = the crop itself, or the 'reference' image); lower target_megapixels to "
+    "~0.5 to keep the canvas near the model's size. "
+    "kontext: Flux Kontext models: the crop (or 'reference') is encoded and added to the positive "
+    "conditioning as a reference latent (as core ReferenceLatent), the masked crop is sampled by noise mask. "
+    "repaint: noise mask only, no concat values, even for inpaint models (what models without inpaint "
+    "channels always get): unmasked latents follow the original's noise schedule (flow-matching RePaint); "
+    "there is NO learned boundary blending, so use differential diffusion and some feather. Mask "
+    "convention: ComfyUI masks are 1 = inpaint; masks made for Z-Image ControlNet are 1 = keep: enable "
+    "invert_mask for those.")
+PREFILL_TOOLTIP = (
+    "What fills the masked area of each crop before it is encoded (object removal). grey: 0.5, the core "
+    "behaviour, greyed in the concat image only. blur: a smooth fill continued from the surroundings "
+    "(pure torch). telea / navier_stokes: OpenCV inpainting; needs `pip install opencv-python-headless` "
+    "(a clear error otherwise, no silent fallback). Non-grey fills replace the masked pixels in the concat "
+    "image AND in the latent that is sampled, so denoise < 1 starts from the filled background instead of "
+    "the object. Ignored by channel_edit (which must see the original).")
 
 
 @dataclass(frozen=True)
@@ -24,6 +50,9 @@ class InpaintOptions:
     resample: str = "bicubic"
     color_correct: bool = False
     binarize_concat_mask: bool = True
+    mode: str = "inpaint"
+    prefill: str = "grey"
+    reference: torch.Tensor | None = field(default=None, compare=False, repr=False)
 
     def with_main_widgets(self, *, context: float, grow: int, feather: int, target_mp: float,
                           multiple: int | None = None) -> InpaintOptions:
@@ -77,6 +106,12 @@ def options_inputs() -> list:
         io.Boolean.Input("binarize_concat_mask", default=True,
                          tooltip="Give Flux Fill a binary mask in its concat channels, as its reference "
                                  "pipeline does; the soft mask still drives the noise mask."),
+        # optional widgets: API graphs and workflows saved before they existed still validate (defaults apply)
+        io.Combo.Input("mode", options=EDIT_MODES, default="inpaint", optional=True, tooltip=MODE_TOOLTIP),
+        io.Combo.Input("prefill", options=PREFILL_MODES, default="grey", optional=True, tooltip=PREFILL_TOOLTIP),
+        io.Image.Input("reference", optional=True,
+                       tooltip="Reference image for spatial_concat and kontext (resized to cover each crop, "
+                               "centre-cropped; one image, or one per input image). Unconnected: the crop itself."),
     ]
 
 
@@ -85,16 +120,26 @@ def build_options(invert_mask: bool = False, hipass: float = 0.0, fill_holes: bo
                   max_side: int = 2048, fixed_width: int = 1024, fixed_height: int = 1024,
                   min_crop: int = 512, min_context: int = 64, merge_gap: int = 32, max_regions: int = 8,
                   shared_target: bool = False, pad_mode: str = "replicate", resample: str = "bicubic",
-                  color_correct: bool = False, binarize_concat_mask: bool = True) -> InpaintOptions:
+                  color_correct: bool = False, binarize_concat_mask: bool = True, mode: str = "inpaint",
+                  prefill: str = "grey", reference: torch.Tensor | None = None) -> InpaintOptions:
     if min_side > max_side:
         raise ValueError(f"Inpaint Options: min_side ({min_side}) is larger than max_side ({max_side}).")
+    if mode not in EDIT_MODES:
+        raise ValueError(f"Inpaint Options: mode must be one of {EDIT_MODES}, got {mode!r}.")
+    if prefill not in PREFILL_MODES:
+        raise ValueError(f"Inpaint Options: prefill must be one of {PREFILL_MODES}, got {prefill!r}.")
+    if reference is not None and (not isinstance(reference, torch.Tensor) or reference.ndim != 4):
+        shape = tuple(reference.shape) if isinstance(reference, torch.Tensor) else type(reference).__name__
+        raise ValueError(f"Inpaint Options: input 'reference' must be an IMAGE [batch, height, width, channels], "
+                         f"got {shape}.")
     mask = MaskSettings(invert=invert_mask, hipass=hipass, fill_holes=fill_holes, stabilize=stabilize)
     crop = CropSettings(target_mode=target_mode, min_side=min_side, max_side=max_side,
                         fixed_width=fixed_width, fixed_height=fixed_height, min_crop_px=min_crop,
                         min_context_px=min_context, merge_gap_px=merge_gap, max_regions=max_regions,
                         shared_target=shared_target, pad_mode=pad_mode)
     return InpaintOptions(mask=mask, crop=crop, resample=resample, color_correct=color_correct,
-                          binarize_concat_mask=binarize_concat_mask)
+                          binarize_concat_mask=binarize_concat_mask, mode=mode, prefill=prefill,
+                          reference=reference)
 
 
 class InpaintOptionsNode(io.ComfyNode):
@@ -105,7 +150,8 @@ class InpaintOptionsNode(io.ComfyNode):
             display_name="Inpaint Options (FluxFill)",
             category="inpaint/FluxFill",
             description="Advanced mask, crop and stitch settings for the FluxFill Inpainter and the "
-                        "FluxFill Crop node.",
+                        "FluxFill Crop node, and the Inpainter's edit mode (channel_edit, spatial_concat, "
+                        "kontext, repaint) and pre-fill.",
             inputs=options_inputs(),
             outputs=[OptionsType.Output("options", display_name="options", tooltip="Connect to the options input.")],
         )

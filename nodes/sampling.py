@@ -14,13 +14,9 @@ import node_helpers
 import torch
 
 from ..crop_stitch import stitch
-from ..diff_attention import (
-    apply_differential_diffusion,
-    inpaint_kind,
-    prepare_inpaint_latent,
-    region_variant_noise,
-)
-from .pipeline import CropStage, InputError, crop_images, match_channels
+from ..diff_attention import apply_differential_diffusion, inpaint_kind, region_variant_noise
+from .modes import ModePlan, prepare_mode_batch, resolve_mode, target_part
+from .pipeline import CropStage, InputError, match_channels
 
 log = logging.getLogger("fluxfill_inpainter")
 # Samplers that draw fresh noise at every step from the call's seed; a batched call would give
@@ -52,6 +48,7 @@ class ModelTraits:
     kind: str  # "flux_fill" | "concat" | "none", see diff_attention.inpaint_kind
     is_flux: bool
     multiple: int  # crop sides snap to this: VAE downscale x transformer patch size
+    extra_inputs: bool = False  # the model takes concat channels (Flux depth/canny too, though kind is "none")
 
 
 def model_traits(model, vae, node: str) -> ModelTraits:
@@ -68,10 +65,11 @@ def model_traits(model, vae, node: str) -> ModelTraits:
     patch = patch if isinstance(patch, int) else 1
     is_flux = isinstance(base, comfy.model_base.Flux)
     kind = inpaint_kind(model)
+    extra_inputs = kind != "none"
     if is_flux and kind == "concat":
         # Flux depth/canny models concat a control image, not a greyed crop: inpaint them by noise mask
         kind = "none"
-    return ModelTraits(kind=kind, is_flux=is_flux, multiple=max(8, ratio * patch))
+    return ModelTraits(kind=kind, is_flux=is_flux, multiple=max(8, ratio * patch), extra_inputs=extra_inputs)
 
 
 def _expected_context(model) -> tuple[int | None, int | None]:
@@ -133,6 +131,7 @@ class PreparedGroup:
     positive: list
     negative: list
     latent: dict
+    split: int = 0  # spatial_concat: first pixel column of the part that is stitched back
 
 
 def _progress_callback(model, pbar: comfy.utils.ProgressBar, offset: int, total: int):
@@ -145,29 +144,34 @@ def _progress_callback(model, pbar: comfy.utils.ProgressBar, offset: int, total:
     return callback
 
 
+def mode_plan(stage: CropStage, settings: SamplerSettings, traits: ModelTraits, node: str) -> ModePlan:
+    """The edit mode and pre-fill chosen in Inpaint Options, checked against the model."""
+    return resolve_mode(stage.options.mode, stage.options.prefill, traits, settings, node)
+
+
 def prepare_groups(stage: CropStage, vae, positive: list, negative: list, settings: SamplerSettings,
-                   traits: ModelTraits) -> list[PreparedGroup]:
-    """Stage 1b: crop, mask and encode every region once, grouped by target size."""
+                   traits: ModelTraits, plan: ModePlan | None = None, node: str = "FluxFill Inpainter"
+                   ) -> list[PreparedGroup]:
+    """Stage 1b: crop, mask and encode every region once, grouped by target size, as the mode asks."""
+    plan = plan or mode_plan(stage, settings, traits, node)
     groups = []
     for _, indices in stage.plan.groups_by_target().items():
         comfy.model_management.throw_exception_if_processing_interrupted()
-        pixels, denoise = crop_images(stage, indices)
-        prepared = prepare_inpaint_latent(
-            vae, pixels, denoise, positive, negative, noise_mask=settings.noise_mask or traits.kind == "none",
-            binarize_concat_mask=stage.options.binarize_concat_mask and traits.kind == "flux_fill",
-            variants=settings.variants, concat=traits.kind != "none")
-        groups.append(PreparedGroup(indices, prepared.positive, prepared.negative, prepared.latent))
+        batch = prepare_mode_batch(stage, indices, vae, positive, negative, settings, traits, plan, node)
+        groups.append(PreparedGroup(indices, batch.positive, batch.negative, batch.latent, batch.split))
     return groups
 
 
 def _rows_of(conditioning: list, rows: torch.Tensor, batch: int) -> list:
     """The conditioning of some rows of a batched call: per-row concat tensors are sliced (copies)."""
-    out = []
-    for tokens, extras in conditioning:
-        extras = {k: v[rows] if isinstance(v, torch.Tensor) and k.startswith("concat") and v.shape[0] == batch
-                  else v for k, v in extras.items()}
-        out.append([tokens, extras])
-    return out
+    def rows_of(key: str, value):
+        if isinstance(value, torch.Tensor) and key.startswith("concat") and value.shape[0] == batch:
+            return value[rows]
+        if key == "reference_latents":
+            return [v[rows] if isinstance(v, torch.Tensor) and v.shape[0] == batch else v for v in value]
+        return value
+
+    return [[tokens, {k: rows_of(k, v) for k, v in extras.items()}] for tokens, extras in conditioning]
 
 
 def sampler_calls(region_count: int, variants: int, sampler_name: str) -> list[tuple[torch.Tensor, int]]:
@@ -181,9 +185,13 @@ def sampler_calls(region_count: int, variants: int, sampler_name: str) -> list[t
     return [(torch.arange(region_count) * variants + j, j) for j in range(variants)]
 
 
-def sample_groups(model, vae, groups: list[PreparedGroup], settings: SamplerSettings,
-                  traits: ModelTraits) -> tuple[dict[int, torch.Tensor], dict[int, torch.Tensor]]:
-    """Stage 2: one sampler call per group; returns per-region decoded crops and sampled latents."""
+def sample_groups(model, vae, groups: list[PreparedGroup], settings: SamplerSettings, traits: ModelTraits,
+                  noise_masked: bool | None = None) -> tuple[dict[int, torch.Tensor], dict[int, torch.Tensor]]:
+    """Stage 2: one sampler call per group; returns per-region decoded crops and sampled latents.
+
+    `noise_masked`: whether the groups carry a noise mask (the mode plan's); differential diffusion
+    applies only then. Spatial-concat groups return only the part right of their `split`.
+    """
     variants = settings.variants
     order = sorted(i for g in groups for i in g.region_indices)
     shapes = {}
@@ -193,7 +201,9 @@ def sample_groups(model, vae, groups: list[PreparedGroup], settings: SamplerSett
     noise_list = region_variant_noise([shapes[i] for i in order], settings.seed, variants)
     noise_by_region = dict(zip(order, noise_list, strict=True))
 
-    if settings.differential and (settings.noise_mask or traits.kind == "none"):
+    if noise_masked is None:
+        noise_masked = settings.noise_mask or traits.kind == "none"
+    if settings.differential and noise_masked:
         model = apply_differential_diffusion(model, settings.dd_strength)
     plans = [sampler_calls(len(g.region_indices), variants, settings.sampler_name) for g in groups]
     total = settings.steps * sum(len(p) for p in plans)
@@ -218,7 +228,7 @@ def sample_groups(model, vae, groups: list[PreparedGroup], settings: SamplerSett
                 seed=settings.seed + offset, callback=_progress_callback(model, pbar, done, total),
                 disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED).to(samples.dtype)
             done += settings.steps
-        images = vae.decode(samples)
+        images, samples = target_part(vae.decode(samples), samples, g.split)
         for k, idx in enumerate(g.region_indices):
             rows = slice(k * variants, (k + 1) * variants)
             decoded[idx] = images[rows]
@@ -243,10 +253,13 @@ def collect_latents(latents: dict[int, torch.Tensor]) -> dict:
 
 def inpaint_stage(stage: CropStage, model, vae, positive: list, negative: list, settings: SamplerSettings,
                   traits: ModelTraits, node: str) -> tuple[torch.Tensor, dict]:
-    if traits.kind == "none":
+    plan = mode_plan(stage, settings, traits, node)
+    if traits.kind == "none" and plan.name != "repaint":
         log.info("%s: the model has no inpaint channels; using the noise-mask (RePaint) path", node)
-    groups = prepare_groups(stage, vae, positive, negative, settings, traits)
-    decoded, latents = sample_groups(model, vae, groups, settings, traits)
+    if plan.name != "inpaint" or plan.prefill != "grey":
+        log.info("%s: mode %s, prefill %s", node, plan.name, plan.prefill)
+    groups = prepare_groups(stage, vae, positive, negative, settings, traits, plan, node)
+    decoded, latents = sample_groups(model, vae, groups, settings, traits, plan.noise_mask)
     originals = stage.stitcher.originals
     channels = originals.shape[-1]
     crops = [match_channels(decoded[i].to(originals.device, originals.dtype), channels)

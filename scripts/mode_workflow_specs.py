@@ -1,0 +1,131 @@
+"""Write example_workflows/mode_*.json: one example per edit mode of the FluxFill Inpainter.
+
+    .venv/bin/python scripts/mode_workflow_specs.py --server http://127.0.0.1:8188 [names...]
+
+Same spec format as scripts/build_workflows.py (whose `build()` turns a spec into the UI format with
+the live server's /object_info, so widget order always matches the server). Thumbnails:
+`scripts/make_thumbnails.py mode_channel_edit ...`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from build_workflows import EXAMPLE_IMAGE, FLUX_LOADERS, INPAINTER_WIDGETS, MASK_NOTE, OUT, build  # noqa: E402
+
+NOTE_POS = (880, 420)
+BASE_LINKS = [("unet", "MODEL", "inpaint", "model"), ("clip", "CLIP", "inpaint", "clip"),
+              ("vae", "VAE", "inpaint", "vae"), ("load", "IMAGE", "inpaint", "image"),
+              ("load", "MASK", "inpaint", "mask"), ("options", "FFI_OPTIONS", "inpaint", "options"),
+              ("inpaint", "image", "save", "images")]
+
+
+def loaders(unet_name: str) -> dict:
+    unet_type, pos, widgets = FLUX_LOADERS["unet"]
+    return FLUX_LOADERS | {"unet": (unet_type, pos, widgets | {"unet_name": unet_name})}
+
+
+def mode_spec(mode: str, note: str, *, unet: str = "flux1-fill-dev.safetensors", options: dict | None = None,
+              inpainter: dict | None = None, extra_nodes: dict | None = None, links: list | None = None) -> dict:
+    """One Loader → Inpainter (with an Inpaint Options node in `mode`) → Save graph, plus a Note."""
+    return {
+        "nodes": loaders(unet) | {
+            "options": ("FFI_InpaintOptions", (40, 900), {"mode": mode} | (options or {})),
+            "inpaint": ("FFI_FluxFillInpainter", (420, 80), INPAINTER_WIDGETS | (inpainter or {})),
+            "save": ("SaveImage", (880, 80), {"filename_prefix": f"FluxFill_{mode}"}),
+            "note": ("Note", NOTE_POS, {"text": note}),
+        } | (extra_nodes or {}),
+        "links": links if links is not None else BASE_LINKS,
+    }
+
+
+REFERENCE_LOADER = ("LoadImage", (40, 1500), {"image": EXAMPLE_IMAGE, "upload": "image"})
+REPAINT_NOTE = (
+    "RePaint: noise mask only, no inpaint channels (any Flux dev / SD model; inpaint models are forced onto "
+    "this path too).\n\n" + MASK_NOTE + "\n\nOutside the mask the latent follows the original image's noise "
+    "schedule at every step; there is NO learned boundary blending, so keep differential_attention on and "
+    "use grow/feather of 8-24 px. Masks made for Z-Image ControlNet use 1 = keep: turn on invert_mask in "
+    "Inpaint Options for those (ComfyUI masks are 1 = inpaint).")
+
+SPECS: dict[str, dict] = {
+    "mode_channel_edit": mode_spec(
+        "channel_edit",
+        "Flux Fill channel edit (InFluxEdit): the whole crop is shown to Flux Fill un-greyed with an all-white "
+        "concat mask; an edit LoRA trained that way (load it in LoRA Loader; pick your file) makes the "
+        "change described by the prompt. The noise mask still limits the change to the painted area.\n\n"
+        + MASK_NOTE,
+        inpainter={"text": "make the bench red", "grow": 0, "feather": 16},
+        extra_nodes={"lora": ("LoraLoaderModelOnly", (40, 700), {"lora_name": "influxedit_lora.safetensors",
+                                                                 "strength_model": 1.0})},
+        links=[("unet", "MODEL", "lora", "model"), ("lora", "MODEL", "inpaint", "model")] + BASE_LINKS[1:]),
+    "mode_spatial_concat": mode_spec(
+        "spatial_concat",
+        "Spatial concat (ACE++ style): each crop is sampled on a canvas [reference | crop] twice as wide; "
+        "only the right half is masked and stitched back. The reference is the second Load Image (resized to "
+        "cover the crop); disconnect it to use the crop itself. The canvas is twice the crop's area, so "
+        "target_megapixels is 0.5.\n\n" + MASK_NOTE,
+        inpainter={"text": "the same bench, repainted in the style of the reference", "target_megapixels": 0.5},
+        extra_nodes={"reference": REFERENCE_LOADER},
+        links=BASE_LINKS + [("reference", "IMAGE", "options", "reference")]),
+    "mode_kontext": mode_spec(
+        "kontext",
+        "Flux Kontext inpaint: the crop is encoded and passed as a reference latent (like core "
+        "ReferenceLatent), the masked part is sampled by noise mask and stitched back. Use flux1-kontext-dev "
+        "with guidance ~2.5. Connect an image to Inpaint Options 'reference' to use it instead of the crop."
+        "\n\n" + MASK_NOTE,
+        unet="flux1-kontext-dev.safetensors",
+        inpainter={"text": "replace the bench with a stone fountain", "guidance": 2.5}),
+    "mode_repaint": mode_spec(
+        "repaint", REPAINT_NOTE, unet="flux1-dev.safetensors",
+        inpainter={"text": "a wooden bench in a sunny park", "guidance": 3.5, "grow": 8, "feather": 24}),
+    "mode_prefill": mode_spec(
+        "inpaint",
+        "Object removal with a blur pre-fill: the masked object is replaced by a smooth fill continued from "
+        "its surroundings before encoding, so the model (and denoise < 1) starts from background, not from "
+        "the object. prefill telea / navier_stokes use OpenCV (pip install opencv-python-headless).\n\n"
+        + MASK_NOTE,
+        options={"prefill": "blur", "fill_holes": True},
+        inpainter={"text": "empty background, nothing", "grow": 24, "feather": 24, "context": 2.0}),
+    "mode_outpaint": {
+        "nodes": FLUX_LOADERS | {
+            "canvas": ("FFI_OutpaintCanvas", (40, 900), {"left": 0, "top": 0, "right": 256, "bottom": 0,
+                                                         "units": "pixels", "factor": 1.5, "fill": "replicate",
+                                                         "feather": 32}),
+            "inpaint": ("FFI_FluxFillInpainter", (420, 80), INPAINTER_WIDGETS | {
+                "text": "the park continues to the right, trees and a path", "grow": 0, "feather": 16}),
+            "save": ("SaveImage", (880, 80), {"filename_prefix": "FluxFill_outpaint"}),
+            "note": ("Note", NOTE_POS, {"text": (
+                "Outpainting: FluxFill Outpaint Canvas extends the image (here 256 px to the right, or use "
+                "units 'factor'), pre-fills the new area from the edge and masks it with a feathered seam "
+                "into the original; the Inpainter crops around the new area and stitches it back. No mask "
+                "needs painting.")}),
+        },
+        "links": [("unet", "MODEL", "inpaint", "model"), ("clip", "CLIP", "inpaint", "clip"),
+                  ("vae", "VAE", "inpaint", "vae"), ("load", "IMAGE", "canvas", "image"),
+                  ("canvas", "IMAGE", "inpaint", "image"), ("canvas", "MASK", "inpaint", "mask"),
+                  ("inpaint", "image", "save", "images")],
+    },
+}
+
+
+def main() -> None:
+    import requests
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--server", default="http://127.0.0.1:8188")
+    parser.add_argument("names", nargs="*", help="specs to write (default: all)")
+    args = parser.parse_args()
+    object_info = requests.get(args.server + "/object_info", timeout=60).json()
+    OUT.mkdir(exist_ok=True)
+    for name in args.names or SPECS:
+        (OUT / f"{name}.json").write_text(json.dumps(build(SPECS[name], object_info), indent=2) + "\n")
+        print(f"wrote {OUT / name}.json")
+
+
+if __name__ == "__main__":
+    main()
