@@ -47,25 +47,16 @@ sys.path.insert(0, str(REPO / "tests"))
 
 
 @pytest.fixture(scope="session")
-def tiny_model_files() -> dict:
-    """Loader-detectable tiny models, written once into the repo's cache dir (.cache/tiny_models)."""
-    from comfy_host import MODEL_CACHE
-    from tiny_models import write_tiny_models
-
-    return write_tiny_models(MODEL_CACHE)
-
-
-@pytest.fixture(scope="session")
-def comfy_base(tmp_path_factory: pytest.TempPathFactory, tiny_model_files: dict) -> Path:
-    """A ComfyUI base directory: this pack in custom_nodes/, the tiny models in models/."""
+def comfy_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ComfyUI base directory with this pack in custom_nodes/ (models are linked in by tiny_model_files)."""
     from comfy_host import make_base_dir
 
-    return make_base_dir(tmp_path_factory.mktemp("comfy_base"))
+    return make_base_dir(tmp_path_factory.mktemp("comfy_base"), models=None)
 
 
 @pytest.fixture(scope="session")
-def comfy(comfy_base: Path) -> Path:
-    """ComfyUI imported in-process (`--cpu`, args parsing enabled first); returns the base dir."""
+def comfy_booted(comfy_base: Path) -> Path:
+    """ComfyUI imported in-process (`--cpu`, args parsing enabled first)."""
     from comfy_host import boot_comfy
 
     boot_comfy(comfy_base)
@@ -73,8 +64,26 @@ def comfy(comfy_base: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def comfy_server(comfy_base: Path):
-    """A real ComfyUI server subprocess with the pack, on a free 127.0.0.1 port."""
+def tiny_model_files(comfy_booted: Path) -> dict:
+    """Loader-detectable tiny models, written once into the repo's cache dir (.cache/tiny_models) with
+    ComfyUI's own classes, and linked into the base directory's models/."""
+    from comfy_host import MODEL_CACHE
+    from tiny_models import link_models, write_tiny_models
+
+    files = write_tiny_models(MODEL_CACHE)
+    link_models(MODEL_CACHE, comfy_booted / "models")
+    return files
+
+
+@pytest.fixture(scope="session")
+def comfy(comfy_booted: Path, tiny_model_files: dict) -> Path:
+    """In-process ComfyUI with the tiny models in its models/ folders; returns the base dir."""
+    return comfy_booted
+
+
+@pytest.fixture(scope="session")
+def comfy_server(comfy_base: Path, tiny_model_files: dict):
+    """A real ComfyUI server subprocess with the pack and the tiny models, on a free 127.0.0.1 port."""
     from comfy_host import ComfyServer
 
     server = ComfyServer(comfy_base).start()

@@ -69,9 +69,9 @@ def test_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server_pair(comfy_base: Path):
+def server_pair(comfy: Path):
     """Two ComfyUI servers on one base dir, started in parallel, stopped at the end of the module."""
-    pair = [ComfyServer(comfy_base, port=free_port()) for _ in range(2)]
+    pair = [ComfyServer(comfy, port=free_port()) for _ in range(2)]
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(lambda s: s.start(), pair))
     try:
