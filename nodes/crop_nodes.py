@@ -6,9 +6,9 @@ import json
 from dataclasses import replace
 
 import torch
-from comfy_api.latest import io, ui
+from comfy_api.latest import io
 
-from ..crop_stitch import draw_regions_preview, prefill, stitch
+from ..crop_stitch import prefill, stitch
 from .inpainter import crop_widgets
 from .options import InpaintOptions, OptionsType
 from .pipeline import (
@@ -19,6 +19,7 @@ from .pipeline import (
     crop_stage,
     intermediate,
     match_channels,
+    regions_ui,
 )
 
 CROP_NODE = "FluxFill Crop"
@@ -80,9 +81,8 @@ class InpaintCrop(io.ComfyNode):
             crops, crop_masks = crop_images(stage, list(range(len(stage.plan.regions))))
             if opts.prefill != "grey":  # grey is what InpaintModelConditioning does downstream
                 crops = prefill(crops, crop_masks, opts.prefill, node=CROP_NODE)
-        preview = draw_regions_preview(stage.stitcher.originals, stage.plan)
         return io.NodeOutput(stage.stitcher, intermediate(crops), intermediate(crop_masks),
-                             json.dumps(stage.plan.to_dict()), ui=ui.PreviewImage(intermediate(preview), cls=cls))
+                             json.dumps(stage.plan.to_dict()), ui=regions_ui(stage, cls))
 
 
 class InpaintStitch(io.ComfyNode):

@@ -6,11 +6,10 @@ import json
 
 import comfy.samplers
 import torch
-from comfy_api.latest import io, ui
+from comfy_api.latest import io
 
-from ..crop_stitch import draw_regions_preview
 from .options import InpaintOptions, OptionsType
-from .pipeline import crop_stage, intermediate
+from .pipeline import crop_stage, intermediate, regions_ui
 from .sampling import SamplerSettings, check_conditioning, encode_prompts, inpaint_stage, model_traits
 
 NODE = "FluxFill Inpainter"
@@ -120,8 +119,7 @@ class FluxFillInpainter(io.ComfyNode):
         else:
             images, latent = inpaint_stage(stage, model, vae, positive, negative, settings, traits, NODE)
         composite = stage.stitcher.composite.repeat_interleave(variants, dim=0)
-        preview = draw_regions_preview(stage.stitcher.originals, stage.plan)
         seeds = ",".join(str(seed + j) for j in range(variants))
         return io.NodeOutput(
             intermediate(images), latent, intermediate(composite), clip, vae, seed, seeds,
-            json.dumps(stage.plan.to_dict()), ui=ui.PreviewImage(intermediate(preview), cls=cls))
+            json.dumps(stage.plan.to_dict()), ui=regions_ui(stage, cls))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 
 import comfy.model_management
 import torch
+from comfy_api.latest import ui
 
-from ..crop_stitch import CropPlan, Stitcher, fit_mask_to_image, plan_crops, prepare_masks
+from ..crop_stitch import CropPlan, Stitcher, draw_regions_preview, fit_mask_to_image, plan_crops, prepare_masks
 from .options import InpaintOptions
 
 log = logging.getLogger("fluxfill_inpainter")
@@ -102,3 +104,10 @@ def crop_images(stage: CropStage, region_indices: list[int]) -> tuple[torch.Tens
 
 def intermediate(tensor: torch.Tensor) -> torch.Tensor:
     return tensor.to(comfy.model_management.intermediate_device())
+
+
+def regions_ui(stage: CropStage, cls) -> dict:
+    """The node's UI message: the regions preview (boxes on a thumbnail) and the plan for the summary."""
+    preview = draw_regions_preview(stage.stitcher.originals, stage.plan)
+    images = ui.PreviewImage(intermediate(preview), cls=cls).as_dict()
+    return {**images, "ffi_regions": [json.dumps(stage.plan.to_dict())]}

@@ -1,0 +1,132 @@
+"""Drive the real ComfyUI frontend (comfyui-frontend-package) in the system's headless Chromium.
+
+Shared by the browser tests and scripts/make_thumbnails.py. Playwright's own browser download is
+never used: Chromium comes from the Debian package (`apt-get install chromium`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PACK_MODULE = "custom_nodes.fluxfill_inpainter"
+PACK_FOLDER = "fluxfill_inpainter"
+EXTENSION_NAME = "FluxFill.Inpainter"
+# The nodes the pack must always have (it may have more: tests read the rest from /object_info).
+CORE_NODES = ("FFI_FluxFillInpainter", "FFI_InpaintOptions", "FFI_InpaintCrop", "FFI_InpaintStitch")
+# Words that identify console lines coming from this pack (its JS logs with "[FluxFill.Inpainter]").
+PACK_MARKERS = ("fluxfill", "ffi_", "fluxfill_inpainter")
+
+CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+]
+VIEWPORT = {"width": 1600, "height": 1000}
+
+APP_READY = "() => !!(window.app && app.graph && app.extensionManager?.workflow?.activeWorkflow)"
+
+# Load a UI-format workflow the way the frontend does, recording the node types it reports missing.
+LOAD_WORKFLOW = """async ([workflow, name]) => {
+    const missing = [];
+    const original = app.showMissingNodesError;
+    app.showMissingNodesError = function (types, ...rest) {
+        for (const t of types ?? []) missing.push(typeof t === "string" ? t : t?.type);
+    };
+    try {
+        await app.loadGraphData(workflow, true, true, name);
+    } finally {
+        app.showMissingNodesError = original;
+    }
+    return missing;
+}"""
+
+
+def chromium_path() -> str | None:
+    """The system Chromium binary ($FFI_CHROMIUM wins), or None when it is not installed."""
+    override = os.environ.get("FFI_CHROMIUM")
+    if override:
+        return override if Path(override).exists() else None
+    for candidate in CHROMIUM_CANDIDATES:
+        if Path(candidate).exists():
+            return candidate
+    return shutil.which("chromium")
+
+
+def launch(playwright):
+    """Headless system Chromium with networking limited to 127.0.0.1."""
+    path = chromium_path()
+    if path is None:
+        raise RuntimeError("no system Chromium: apt-get install -y --no-install-recommends chromium")
+    return playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+
+
+def is_pack_message(text: str, url: str = "") -> bool:
+    haystack = f"{text} {url}".lower()
+    return any(marker in haystack for marker in PACK_MARKERS)
+
+
+def is_noise(text: str) -> bool:
+    """The frontend's own failed fetches (404 for user.css, templates, offline api.comfy.org)."""
+    return text.startswith("Failed to load resource")
+
+
+@dataclass
+class PageLog:
+    """Console lines and uncaught page errors of one page."""
+
+    console: list[tuple[str, str, str]] = field(default_factory=list)  # (type, text, url)
+    page_errors: list[str] = field(default_factory=list)
+    checked: bool = False  # a test has checked the lines so far (the next one starts from empty lists)
+
+    def attach(self, page) -> PageLog:
+        page.on("console", lambda m: self.console.append((m.type, m.text, (m.location or {}).get("url", ""))))
+        page.on("pageerror", lambda e: self.page_errors.append(f"{e}\n{getattr(e, 'stack', '')}"))
+        return self
+
+    def pack_errors(self) -> list[str]:
+        """Console errors that name the pack (its JS file, node ids or log prefix), noise excluded."""
+        return [f"{text} ({url})" for kind, text, url in self.console
+                if kind == "error" and not is_noise(text) and is_pack_message(text, url)]
+
+    def pack_warnings(self) -> list[str]:
+        return [text for kind, text, url in self.console if kind == "warning" and is_pack_message(text, url)]
+
+
+@dataclass
+class AppPage:
+    """A page with the ComfyUI app loaded, its log, and the server's URL."""
+
+    page: object
+    log: PageLog
+    url: str
+
+    def evaluate(self, script: str, arg=None):
+        return self.page.evaluate(script, arg)
+
+    def load_workflow(self, workflow: dict, name: str) -> list[str]:
+        return load_workflow(self.page, workflow, name)
+
+
+def open_app(page, url: str, timeout_ms: int = 120_000) -> None:
+    page.goto(url, wait_until="domcontentloaded", timeout=timeout_ms)
+    page.wait_for_function(APP_READY, timeout=timeout_ms)
+
+
+def load_workflow(page, workflow: dict, name: str) -> list[str]:
+    """Load a UI-format workflow into the app; returns the node types the frontend reports missing."""
+    return page.evaluate(LOAD_WORKFLOW, [workflow, name])
+
+
+def hide_chrome(page) -> None:
+    """Close the "Nodes 2.0" banner and the minimap so screenshots show the graph."""
+    page.evaluate("""async () => {
+        await app.extensionManager.setting.set("Comfy.Minimap.Visible", false);
+    }""")
+    banner_close = page.locator("button:has(i.pi-times)").filter(has_not_text="Run")
+    for button in banner_close.all():
+        if button.is_visible() and button.bounding_box() and button.bounding_box()["y"] < 40:
+            button.click()

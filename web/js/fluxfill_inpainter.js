@@ -1,0 +1,218 @@
+// FluxFill Inpainter frontend: widget visibility rules and a region summary for the pack's nodes.
+//
+// Only node types whose name starts with "FFI_" are touched, and only through their own
+// prototypes (beforeRegisterNodeDef hands us each type's constructor). Widgets are never removed
+// from node.widgets, so the positional widgets_values of saved workflows keep their order; a
+// widget that does not apply is hidden with the `hidden` flag the canvas honours
+// (LGraphNode.isWidgetVisible) and `options.hidden`, which the Vue node renderer reads.
+// Nothing here builds HTML: the summary is drawn on the canvas with fillText.
+import { app } from "../../../scripts/app.js";
+
+const EXTENSION = "FluxFill.Inpainter";
+const PREFIX = "FFI_";
+const LOG_PREFIX = "[FluxFill.Inpainter]";
+
+// node type -> widget name -> predicate(values) telling whether the widget applies.
+// `values(name)` returns the controlling widget's value, or undefined when that widget is fed by
+// a link (its value is then unknown, so every dependent widget stays visible).
+export const VISIBILITY_RULES = {
+    FFI_FluxFillInpainter: {
+        dd_strength: (values) => values("differential_attention") !== false,
+    },
+    FFI_InpaintOptions: {
+        // Only the "area" target reads min_side / max_side; "fixed" reads fixed_width / height.
+        min_side: (values) => !["none", "fixed"].includes(values("target_mode")),
+        max_side: (values) => !["none", "fixed"].includes(values("target_mode")),
+        fixed_width: (values) => values("target_mode") === undefined || values("target_mode") === "fixed",
+        fixed_height: (values) => values("target_mode") === undefined || values("target_mode") === "fixed",
+        // channel_edit must see the original crop, so it ignores the pre-fill.
+        prefill: (values) => values("mode") !== "channel_edit",
+    },
+    FFI_OutpaintCanvas: {
+        factor: (values) => values("units") !== "pixels",
+    },
+};
+
+// The widgets whose value the rules above read, per node type.
+const CONTROLLERS = {
+    FFI_FluxFillInpainter: ["differential_attention"],
+    FFI_InpaintOptions: ["target_mode", "mode"],
+    FFI_OutpaintCanvas: ["units"],
+};
+
+function warn(message, error) {
+    console.warn(`${LOG_PREFIX} ${message}`, error);
+}
+
+function findWidget(node, name) {
+    return node.widgets?.find((w) => w?.name === name);
+}
+
+function widgetIsLinked(node, name) {
+    const slot = node.inputs?.find((input) => input?.widget?.name === name);
+    return slot?.link != null;
+}
+
+function controllerValue(node, name) {
+    if (widgetIsLinked(node, name)) return undefined;
+    return findWidget(node, name)?.value;
+}
+
+// Hidden widgets must also take no space: the canvas lays out every widget by its computeSize,
+// hidden or not, so a hidden widget reports a height of -4 (the layout adds 4 per widget).
+function collapsedSize() {
+    return [0, -4];
+}
+
+function setWidgetHidden(widget, hidden) {
+    if (Boolean(widget.hidden) === hidden) return false;
+    widget.hidden = hidden;
+    if (widget.options && typeof widget.options === "object") widget.options.hidden = hidden;
+    if (hidden) {
+        if (Object.prototype.hasOwnProperty.call(widget, "computeSize")) {
+            widget.__ffiComputeSize = widget.computeSize;
+        }
+        widget.computeSize = collapsedSize;
+    } else if (widget.computeSize === collapsedSize) {
+        if (widget.__ffiComputeSize) widget.computeSize = widget.__ffiComputeSize;
+        else delete widget.computeSize;
+        delete widget.__ffiComputeSize;
+    }
+    return true;
+}
+
+// Nodes 2.0 (the Vue renderer) draws from a reactive copy of node.widgets that is rebuilt only when
+// that array changes, not when a widget's options do: put the widget back at its own index so the
+// renderer re-reads options.hidden. The array holds the same widgets in the same order afterwards.
+function notifyVueRenderer(node, widget) {
+    if (!Object.getOwnPropertyDescriptor(node, "widgets")?.get) return;
+    const index = node.widgets.indexOf(widget);
+    if (index < 0) return;
+    node.widgets.splice(index, 1);
+    node.widgets.splice(index, 0, widget);
+}
+
+function minHeight(node) {
+    const size = node.computeSize?.();
+    return size?.length >= 2 ? size[1] : null;
+}
+
+// Apply the visibility rules of this node's type. `keepSize` (graph load): the saved size already
+// matches the saved values, so only grow the node if it is too small; otherwise (creation or a
+// user toggle) grow or shrink it by the height the shown or hidden widgets take.
+function applyVisibility(node, keepSize = false) {
+    const rules = VISIBILITY_RULES[node?.comfyClass ?? node?.type];
+    if (!rules || !node.widgets) return;
+    const values = (name) => controllerValue(node, name);
+    const before = minHeight(node);
+    let changed = false;
+    for (const [name, applies] of Object.entries(rules)) {
+        const widget = findWidget(node, name);
+        if (widget && setWidgetHidden(widget, !applies(values))) {
+            notifyVueRenderer(node, widget);
+            changed = true;
+        }
+    }
+    if (!changed || !(node.size?.length >= 2)) return;
+    const after = minHeight(node);
+    if (after != null && before != null) {
+        const height = keepSize ? Math.max(node.size[1], after) : Math.max(after, node.size[1] + after - before);
+        node.setSize?.([node.size[0], height]);
+    }
+    node.setDirtyCanvas?.(true, true);
+}
+
+function watchControllers(node) {
+    for (const name of CONTROLLERS[node.comfyClass ?? node.type] ?? []) {
+        const widget = findWidget(node, name);
+        if (!widget || widget.__ffiWatched) continue;
+        const original = widget.callback;
+        widget.callback = function (...args) {
+            const result = original?.apply(this, args);
+            try {
+                applyVisibility(node);
+            } catch (error) {
+                warn(`could not update widgets of node ${node.id}`, error);
+            }
+            return result;
+        };
+        widget.__ffiWatched = true;
+    }
+}
+
+// A short plain-text line from the node's crop plan JSON ("2 regions: 512x512, 448x576").
+export function summarizeRegions(planJson) {
+    let plan;
+    try {
+        plan = typeof planJson === "string" ? JSON.parse(planJson) : planJson;
+    } catch {
+        return null;
+    }
+    const regions = Array.isArray(plan?.regions) ? plan.regions : null;
+    if (!regions) return null;
+    if (regions.length === 0) return "no masked region: image returned unchanged";
+    const size = (region) => {
+        const [w, h] = Array.isArray(region?.target) ? region.target.map(Number) : [];
+        return Number.isFinite(w) && Number.isFinite(h) ? `${w}x${h}` : "?";
+    };
+    const sizes = regions.slice(0, 4).map(size);
+    const more = regions.length > 4 ? ", ..." : "";
+    const noun = regions.length === 1 ? "region" : "regions";
+    return `${regions.length} ${noun}: ${sizes.join(", ")}${more}`;
+}
+
+function chain(proto, method, after) {
+    const original = proto[method];
+    proto[method] = function (...args) {
+        const result = original?.apply(this, args);
+        try {
+            after.call(this, result, ...args);
+        } catch (error) {
+            warn(`${method} failed on node ${this?.id}`, error);
+        }
+        return result;
+    };
+}
+
+app.registerExtension({
+    name: EXTENSION,
+
+    async beforeRegisterNodeDef(nodeType, nodeData) {
+        if (typeof nodeData?.name !== "string" || !nodeData.name.startsWith(PREFIX)) return;
+        const proto = nodeType.prototype;
+
+        if (VISIBILITY_RULES[nodeData.name]) {
+            chain(proto, "onNodeCreated", function () {
+                watchControllers(this);
+                applyVisibility(this);
+            });
+            chain(proto, "onConfigure", function () {
+                watchControllers(this);
+                applyVisibility(this, true);
+            });
+            chain(proto, "onConnectionsChange", function () {
+                applyVisibility(this, true);
+            });
+        }
+
+        // The regions preview (ui.images) is shown by the frontend's own image preview. When the
+        // node also reports its crop plan (ui.ffi_regions), keep a one-line summary to draw.
+        chain(proto, "onExecuted", function (_result, message) {
+            const plan = message?.ffi_regions;
+            const text = Array.isArray(plan) ? plan[0] : plan;
+            this.ffiRegionSummary = text == null ? null : summarizeRegions(text);
+            this.setDirtyCanvas?.(true, false);
+        });
+
+        chain(proto, "onDrawForeground", function (_result, ctx) {
+            const summary = this.ffiRegionSummary;
+            if (!summary || this.flags?.collapsed || !ctx?.fillText) return;
+            ctx.save();
+            ctx.font = "12px sans-serif";
+            ctx.fillStyle = "#9ab";
+            ctx.textAlign = "left";
+            ctx.fillText(summary, 4, this.size[1] + 16);
+            ctx.restore();
+        });
+    },
+});
