@@ -205,10 +205,13 @@ def main() -> None:
     parser.add_argument("--server", default="http://127.0.0.1:8188")
     parser.add_argument("names", nargs="*", help="specs to write (default: all)")
     args = parser.parse_args()
+    from mode_workflow_specs import SPECS as MODE_SPECS  # imports this module: load it late
+
+    specs = SPECS | MODE_SPECS
     object_info = requests.get(args.server + "/object_info", timeout=60).json()
     OUT.mkdir(exist_ok=True)
-    for name in args.names or SPECS:
-        (OUT / f"{name}.json").write_text(json.dumps(build(SPECS[name], object_info), indent=2) + "\n")
+    for name in args.names or specs:
+        (OUT / f"{name}.json").write_text(json.dumps(build(specs[name], object_info), indent=2) + "\n")
         print(f"wrote {OUT / name}.json")
 
 

@@ -1,6 +1,6 @@
-"""Write example_workflows/mode_*.json: one example per edit mode of the FluxFill Inpainter.
+"""Specs of example_workflows/mode_*.json: one example per edit mode of the FluxFill Inpainter.
 
-    .venv/bin/python scripts/mode_workflow_specs.py --server http://127.0.0.1:8188 [names...]
+Written by `.venv/bin/python scripts/build_workflows.py --server http://127.0.0.1:8188 [names...]`.
 
 Same spec format as scripts/build_workflows.py (whose `build()` turns a spec into the UI format with
 the live server's /object_info, so widget order always matches the server). Thumbnails:
@@ -9,14 +9,12 @@ the live server's /object_info, so widget order always matches the server). Thum
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from build_workflows import EXAMPLE_IMAGE, FLUX_LOADERS, INPAINTER_WIDGETS, MASK_NOTE, OUT, build  # noqa: E402
+from build_workflows import EXAMPLE_IMAGE, FLUX_LOADERS, INPAINTER_WIDGETS, MASK_NOTE  # noqa: E402
 
 NOTE_POS = (880, 420)
 BASE_LINKS = [("unet", "MODEL", "inpaint", "model"), ("clip", "CLIP", "inpaint", "clip"),
@@ -111,21 +109,3 @@ SPECS: dict[str, dict] = {
                   ("inpaint", "image", "save", "images")],
     },
 }
-
-
-def main() -> None:
-    import requests
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server", default="http://127.0.0.1:8188")
-    parser.add_argument("names", nargs="*", help="specs to write (default: all)")
-    args = parser.parse_args()
-    object_info = requests.get(args.server + "/object_info", timeout=60).json()
-    OUT.mkdir(exist_ok=True)
-    for name in args.names or SPECS:
-        (OUT / f"{name}.json").write_text(json.dumps(build(SPECS[name], object_info), indent=2) + "\n")
-        print(f"wrote {OUT / name}.json")
-
-
-if __name__ == "__main__":
-    main()
