@@ -59,7 +59,7 @@ def history_ids(server: ComfyServer) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def test_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundled template pointed at the tiny models (its DualCLIPLoader becomes a CLIPLoader)."""
     graph = json.loads(TEMPLATE.read_text())
     swap_in_tiny_models(graph, steps=2, target_mp=0.02)
@@ -106,7 +106,7 @@ def run_cli(csv_path: Path, out: Path, servers: list[ComfyServer], template: Pat
 
 
 @pytest.fixture(scope="module")
-def six_rows(tmp_path_factory: pytest.TempPathFactory, server_pair, test_template: Path) -> dict:
+def six_rows(tmp_path_factory: pytest.TempPathFactory, server_pair, tiny_template: Path) -> dict:
     """Six rows (one with guidance and a fixed 64x64 target) run once on the two servers."""
     servers = ensure_running(server_pair)
     data = tmp_path_factory.mktemp("six_rows")
@@ -123,7 +123,7 @@ def six_rows(tmp_path_factory: pytest.TempPathFactory, server_pair, test_templat
     csv_path = write_csv(data / "edits.csv", rows)
     out = data / "out"
     before = [history_ids(s) for s in servers]
-    proc = run_cli(csv_path, out, servers, test_template)
+    proc = run_cli(csv_path, out, servers, tiny_template)
     return {"csv": csv_path, "out": out, "proc": proc,
             "new_prompts": [history_ids(s) - b for s, b in zip(servers, before, strict=True)]}
 
@@ -145,9 +145,9 @@ def test_six_rows_complete_across_two_servers(six_rows, servers):
     assert (out / "batch_state.json").is_file()
 
 
-def test_rerun_skips_every_row_without_queueing(six_rows, servers, test_template):
+def test_rerun_skips_every_row_without_queueing(six_rows, servers, tiny_template):
     before = [history_ids(s) for s in servers]
-    proc = run_cli(six_rows["csv"], six_rows["out"], servers, test_template)
+    proc = run_cli(six_rows["csv"], six_rows["out"], servers, tiny_template)
     assert proc.returncode == 0, proc.stderr
     results = read_results(six_rows["out"])
     assert {r["status"] for r in results.values()} == {"skipped"}
@@ -155,12 +155,12 @@ def test_rerun_skips_every_row_without_queueing(six_rows, servers, test_template
     assert [history_ids(s) for s in servers] == before
 
 
-def test_a_row_whose_output_is_missing_is_redone(six_rows, servers, test_template):
+def test_a_row_whose_output_is_missing_is_redone(six_rows, servers, tiny_template):
     out = six_rows["out"]
     missing = read_results(out)[2]["outputs"]
     (out / missing).unlink()
     before = [history_ids(s) for s in servers]
-    proc = run_cli(six_rows["csv"], out, servers, test_template)
+    proc = run_cli(six_rows["csv"], out, servers, tiny_template)
     assert proc.returncode == 0, proc.stderr
     results = read_results(out)
     assert results[2]["status"] == "done" and (out / missing).is_file()
@@ -169,7 +169,7 @@ def test_a_row_whose_output_is_missing_is_redone(six_rows, servers, test_templat
 
 
 @pytest.fixture(scope="module")
-def mixed_run(tmp_path_factory: pytest.TempPathFactory, server_pair, test_template: Path) -> dict:
+def mixed_run(tmp_path_factory: pytest.TempPathFactory, server_pair, tiny_template: Path) -> dict:
     """One run of five bad rows, a good row and an alpha-mask row (the good two run in parallel)."""
     servers = ensure_running(server_pair)
     root = tmp_path_factory.mktemp("mixed")
@@ -187,7 +187,7 @@ def mixed_run(tmp_path_factory: pytest.TempPathFactory, server_pair, test_templa
     rows = [good | {"mask": "no_such_mask.png"}, good | {"mask": "../outside.png"}, good | {"steps": "two"},
             good | {"image": "link.png"}, good | {"mode": "outpaint"}, good,
             good | {"image": "cutout.png", "mask": "alpha", "prompt": "a plum"}]
-    proc = run_cli(write_csv(data / "edits.csv", rows), root / "out", servers, test_template)
+    proc = run_cli(write_csv(data / "edits.csv", rows), root / "out", servers, tiny_template)
     return {"proc": proc, "out": root / "out", "results": read_results(root / "out"), "image": image}
 
 
@@ -216,7 +216,7 @@ def test_alpha_channel_is_the_mask(mixed_run):
     assert np.abs(out[38:52, 52:78] - image[38:52, 52:78]).mean() > 5  # inside the transparent hole: inpainted
 
 
-def test_a_server_killed_mid_run_has_its_row_finished_on_the_other(tmp_path, servers, test_template):
+def test_a_server_killed_mid_run_has_its_row_finished_on_the_other(tmp_path, servers, tiny_template):
     """Runs last: it stops the second server (a later test would get it restarted by `servers`)."""
     survivor, victim = servers
     killed = threading.Event()
@@ -241,7 +241,7 @@ def test_a_server_killed_mid_run_has_its_row_finished_on_the_other(tmp_path, ser
         rows.append({"image": f"photo{i}.png", "mask": "mask.png", "prompt": "a fig", "seed": str(40 + i)})
     killer = threading.Thread(target=kill_when_busy, daemon=True)
     killer.start()
-    proc = run_cli(write_csv(tmp_path / "edits.csv", rows), tmp_path / "out", [victim, survivor], test_template)
+    proc = run_cli(write_csv(tmp_path / "edits.csv", rows), tmp_path / "out", [victim, survivor], tiny_template)
     killer.join(timeout=10)
     assert killed.is_set(), "the victim server never received a row"
     assert proc.returncode == 0, proc.stderr
