@@ -1,6 +1,7 @@
 """`python -m bench run`: B1-B4, each pipeline case in its own watched subprocess, ratios side by side.
 
-    .venv/bin/python -m bench run                 # full run (20-40 min on a 2-core CPU)
+    .venv/bin/python -m bench run                 # full run, ~50 min on 2 CPU cores (stock 2048² hits the 20-min cap)
+    .venv/bin/python -m bench run --only B1,B4 --steps 1 --merge bench/results/bench-<stamp>.json
     .venv/bin/python -m bench run --quick         # small sizes, 1 step (a few minutes)
     .venv/bin/python -m bench run --only B1,B2 --steps 2 --sizes 1024,2048 --mem-cap-gb 16
     .venv/bin/python -m bench report bench/results/bench-<stamp>.json   # re-render tables / BENCHMARKS.md

@@ -9,6 +9,7 @@ from pathlib import Path
 from .common import REPO
 
 STAGES = ("text", "encode", "sample", "decode", "other")
+OPEN = "not shown (stock stopped at a cap: lower bound)"
 NOTES_START, NOTES_END = "<!-- analysis -->", "<!-- /analysis -->"
 
 
@@ -143,7 +144,9 @@ def b3_table(results: dict) -> list[str]:
             "| device | one call, batch of N (s) | N calls, batch of 1 (s) | sequential ÷ batched | CPU-time ratio |",
             "|---|---|---|---|---|",
             f"| {b3['device']} | {b3['batched_s']:.1f} | {b3['sequential_s']:.1f} | **{b3['ratio']:.2f}×** | "
-            f"{b3['ratio_cpu']:.2f}× |"]
+            f"{b3['ratio_cpu']:.2f}× |", "",
+            "On CPU sampling is compute-bound, so one batched call saves only per-call overhead: a ratio near 1 "
+            "is expected there. The ≥ 1.5× target is about GPU utilisation and needs a CUDA run."]
 
 
 def b4_table(results: dict) -> list[str]:
@@ -178,12 +181,12 @@ def targets(results: dict) -> list[str]:
         speed = t_stock / ours["total_s"]
         rows.append(("B1 ≥ 10× faster at " + f"{big}²", _ratio(t_stock, ours["total_s"], bound)
                      + f" wall, {_ratio(stock.get('total_cpu_s'), ours.get('total_cpu_s'))} CPU time",
-                     "met" if speed >= 10 else ("not reached (lower bound)" if bound else "missed")))
+                     "met" if speed >= 10 else (OPEN if bound else "missed")))
         peak = stock["peak_rss_mb"] / ours["peak_rss_mb"]
         extra = _ratio(stock.get("extra_over_models_mb"), ours.get("extra_over_models_mb"), bound)
         rows.append((f"B1 ≥ 4× lower peak RAM at {big}²", f"{_ratio(stock['peak_rss_mb'], ours['peak_rss_mb'], bound)}"
                      f" peak RSS; {extra} RAM above the loaded models",
-                     "met" if peak >= 4 else ("not reached (lower bound)" if bound else "missed")))
+                     "met" if peak >= 4 else (OPEN if bound else "missed")))
     b2 = results.get("b2")
     step, _, _ = step_reference(results)
     if b2 and step:
@@ -288,7 +291,8 @@ def write_benchmarks_md(results: dict, plot_path: Path | None) -> Path:
         f"{cfg['target_mp']}, options `build_options(min_side={cfg['min_side']}, min_crop={cfg['min_crop']})`.",
         "- Stock: CLIPTextEncode → FluxGuidance(30) → ConditioningZeroOut → InpaintModelConditioning(noise_mask) → "
         "DifferentialDiffusion → KSampler → VAEDecode → ImageCompositeMasked, on the whole image.",
-        "- Each (pipeline, size) runs in its own subprocess (`python -m bench.case`). Stage times come from "
+        "- Each (pipeline, size) runs in its own subprocess (`python -m bench.case`), under "
+        "`torch.inference_mode()` as ComfyUI's executor runs nodes. Stage times come from "
         "timed wrappers around `vae.encode`, `vae.decode`, `clip.encode_from_tokens_scheduled` and "
         "`comfy.sample.sample`; *other* = total − those (crop, masks, stitch, preview for ours). "
         "Peak RSS = `ru_maxrss` at the end, after the high-water mark was reset (`/proc/self/clear_refs`) "
