@@ -236,7 +236,10 @@ class ComfyClient:
 
 def run_node(node_cls, **inputs):
     """Execute a V3 node in-process the way ComfyUI's executor does (locked class clone, normalized
-    output); returns the NodeOutput (`.result` tuple, `.ui` dict)."""
+    output, under torch.inference_mode); returns the NodeOutput (`.result` tuple, `.ui` dict)."""
+    import torch
+
     node_cls.GET_SCHEMA()
     clone = node_cls.PREPARE_CLASS_CLONE({})
-    return clone.EXECUTE_NORMALIZED(**inputs)
+    with torch.inference_mode():
+        return clone.EXECUTE_NORMALIZED(**inputs)
