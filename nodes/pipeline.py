@@ -28,7 +28,8 @@ def check_image(image: torch.Tensor, node: str, name: str = "image") -> torch.Te
     if b < 1 or h < 1 or w < 1 or c not in (1, 3, 4):
         raise InputError(f"{node}: input '{name}' has shape {tuple(image.shape)}; expected at least one image "
                          f"with 1, 3 or 4 channels.")
-    if not torch.isfinite(image).all():
+    low, high = torch.aminmax(image)  # NaN/Inf propagate: no full-size boolean temporary
+    if not (torch.isfinite(low) and torch.isfinite(high)):
         raise InputError(f"{node}: input '{name}' contains NaN or infinite values (shape {tuple(image.shape)}).")
     return image
 
