@@ -3,14 +3,26 @@
 No ComfyUI imports: IMAGE is [B,H,W,C] float 0..1 and MASK is [B,H,W] float (1 = inpaint).
 """
 
+from .channels import match_channels, to_rgb
 from .color import color_correct
 from .components import label_components
-from .crop import CropBatch, Stitcher, crop_region, crop_regions, resize_hwc, stitch
+from .crop import (
+    RESAMPLE_MODES,
+    CropBatch,
+    Stitcher,
+    crop_region,
+    crop_regions,
+    crops_by_region,
+    resize_hwc,
+    stitch,
+    variant_major,
+)
 from .masks import (
+    DEFAULT_THRESHOLD,
     MaskSettings,
     PreparedMasks,
-    composite_ramp,
-    feather,
+    broadcast_mask,
+    feather_ramps,
     fill_holes,
     fit_mask_to_image,
     grow,
@@ -20,26 +32,38 @@ from .masks import (
     sanitize_mask,
     stabilize,
 )
-from .outpaint import Padding, extend_canvas, resolve_padding, seam_mask
-from .plan import CropPlan, CropSettings, Region, plan_crops
+from .outpaint import FILL_MODES, SIZE_UNITS, Padding, extend_canvas, resolve_padding, seam_mask
+from .padding import PAD_MODES, padded_index
+from .plan import TARGET_MODES, CropPlan, CropSettings, Region, plan_crops
 from .prefill import PREFILL_MODES, PrefillUnavailable, opencv_available, prefill, push_pull_fill
 from .preview import draw_regions_preview
 from .regions import find_clusters
 
 __all__ = [
+    "DEFAULT_THRESHOLD",
+    "FILL_MODES",
+    "PAD_MODES",
+    "PREFILL_MODES",
+    "RESAMPLE_MODES",
+    "SIZE_UNITS",
+    "TARGET_MODES",
     "CropBatch",
     "CropPlan",
     "CropSettings",
     "MaskSettings",
+    "Padding",
+    "PrefillUnavailable",
     "PreparedMasks",
     "Region",
     "Stitcher",
+    "broadcast_mask",
     "color_correct",
-    "composite_ramp",
     "crop_region",
     "crop_regions",
+    "crops_by_region",
     "draw_regions_preview",
-    "feather",
+    "extend_canvas",
+    "feather_ramps",
     "fill_holes",
     "find_clusters",
     "fit_mask_to_image",
@@ -47,19 +71,19 @@ __all__ = [
     "hipass",
     "invert",
     "label_components",
+    "match_channels",
+    "opencv_available",
+    "padded_index",
     "plan_crops",
+    "prefill",
     "prepare_masks",
+    "push_pull_fill",
     "resize_hwc",
+    "resolve_padding",
     "sanitize_mask",
+    "seam_mask",
     "stabilize",
     "stitch",
-    "PREFILL_MODES",
-    "Padding",
-    "PrefillUnavailable",
-    "extend_canvas",
-    "opencv_available",
-    "prefill",
-    "push_pull_fill",
-    "resolve_padding",
-    "seam_mask",
+    "to_rgb",
+    "variant_major",
 ]

@@ -1,4 +1,9 @@
-"""Crop planned regions out of an IMAGE batch and stitch inpainted crops back."""
+"""Crop planned regions out of an IMAGE batch and stitch inpainted crops back.
+
+Batch layout of crops between the nodes (the Stitch node's input, the Inpainter's latent output):
+variant-major, row j * R + r = variant j of region r, as ComfyUI's Repeat*Batch nodes lay out a
+batch of R crops repeated V times. `crops_by_region` and `variant_major` convert.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .channels import match_channels
 from .color import color_correct as _color_correct
+from .masks import broadcast_mask
+from .padding import padded_index
 from .plan import CropPlan, Region
 
 RESAMPLE_MODES = ("bicubic", "bilinear", "area", "nearest-exact")
@@ -21,19 +29,9 @@ class CropBatch:
     """Crops of regions sharing one target size, row n = plan.regions[region_indices[n]]."""
 
     images: Tensor  # [N,h,w,C]
+    inpaint: Tensor  # [N,h,w] the prepared mask (before the feather band)
     denoise: Tensor  # [N,h,w]
-    composite: Tensor  # [N,h,w]
     region_indices: list[int]
-
-
-def _axis_index(start: int, stop: int, size: int, mode: str, device: torch.device) -> Tensor:
-    """Source indices for positions start..stop-1 of an axis of `size`, padded by `mode`."""
-    i = torch.arange(start, stop, device=device)
-    if mode == "replicate" or size == 1:
-        return i.clamp(0, size - 1)
-    period = 2 * (size - 1)
-    j = i.remainder(period)
-    return torch.where(j >= size, period - j, j)
 
 
 def resize_hwc(x: Tensor, height: int, width: int, mode: str) -> Tensor:
@@ -70,62 +68,37 @@ def _owned(region: Region, y0: int, y1: int, x0: int, x1: int, like: Tensor) -> 
     return (iy[:, None] & ix[None, :]).to(like.dtype)
 
 
-def _full_mask(mask: Tensor, originals: Tensor, name: str) -> Tensor:
-    """A [B,H,W] (or [H,W] / batch-1) mask on the originals' device and dtype."""
-    b, h, w = originals.shape[:3]
-    m = mask.to(device=originals.device, dtype=originals.dtype)
-    m = m.unsqueeze(0) if m.dim() == 2 else m
-    if m.dim() == 3 and m.shape[0] == 1 and b > 1:
-        m = m.expand(b, h, w)
-    if tuple(m.shape) != (b, h, w):
-        raise ValueError(f"{name} {tuple(mask.shape)} does not match the images [{b},{h},{w}]")
-    return m
+def crop_region(images: Tensor, masks: Sequence[Tensor], region: Region, pad_mode: str
+                ) -> tuple[Tensor, list[Tensor]]:
+    """The box of one region at original resolution: image [bh,bw,C] and each mask [bh,bw].
 
-
-def crop_region(
-    images: Tensor, denoise: Tensor, composite: Tensor, region: Region, pad_mode: str
-) -> tuple[Tensor, Tensor, Tensor]:
-    """The box of one region at original resolution: image [bh,bw,C], masks [bh,bw].
-
-    The image is padded with `pad_mode` where the box leaves the image; masks are 0 there.
+    The image is padded with `pad_mode` where the box leaves the image; masks are 0 there and
+    outside the region's own mask_box.
     """
     h, w = images.shape[1], images.shape[2]
     x0, y0, x1, y1 = region.box
     b = region.image_index
-    keep = _owned(region, y0, y1, x0, x1, denoise)
+    keep = _owned(region, y0, y1, x0, x1, masks[0])
     if region.pad == (0, 0, 0, 0):
-        img = images[b, y0:y1, x0:x1]
-        den = denoise[b, y0:y1, x0:x1] * keep
-        comp = composite[b, y0:y1, x0:x1] * keep
-        return img, den, comp
+        return images[b, y0:y1, x0:x1], [m[b, y0:y1, x0:x1] * keep for m in masks]
     dev = images.device
-    yi = _axis_index(y0, y1, h, pad_mode, dev)
-    xi = _axis_index(x0, x1, w, pad_mode, dev)
+    yi = padded_index(y0, y1, h, pad_mode, dev)
+    xi = padded_index(x0, x1, w, pad_mode, dev)
     img = images[b].index_select(0, yi).index_select(1, xi)
     ys, xs = torch.arange(y0, y1, device=dev), torch.arange(x0, x1, device=dev)
     inside = ((ys >= 0) & (ys < h))[:, None] & ((xs >= 0) & (xs < w))[None, :]
     keep = keep * inside.to(keep.dtype)
-    den = denoise[b].index_select(0, yi).index_select(1, xi) * keep
-    comp = composite[b].index_select(0, yi).index_select(1, xi) * keep
-    return img, den, comp
+    return img, [m[b].index_select(0, yi).index_select(1, xi) * keep for m in masks]
 
 
-def crop_regions(
-    images: Tensor,
-    denoise: Tensor,
-    composite: Tensor,
-    plan: CropPlan,
-    region_indices: list[int] | None = None,
-    resample: str = "bicubic",
-    pad_mode: str | None = None,
-) -> CropBatch:
+def crop_regions(images: Tensor, inpaint: Tensor, denoise: Tensor, plan: CropPlan,
+                 region_indices: list[int] | None = None, resample: str = "bicubic") -> CropBatch:
     """Crop the listed regions (default: all) and resize them to their shared target size.
 
-    images [B,H,W,C]; denoise/composite [B,H,W]. All listed regions must share one target
-    (see CropPlan.groups_by_target), else ValueError. Masks are resized bilinearly.
-    pad_mode defaults to the plan's (CropSettings.pad_mode).
+    images [B,H,W,C]; inpaint/denoise [B,H,W] (batch 1 broadcasts). All listed regions must share one
+    target (see CropPlan.groups_by_target), else ValueError. Masks are resized bilinearly; the pad
+    mode is the plan's.
     """
-    pad_mode = pad_mode or plan.pad_mode
     indices = list(range(len(plan.regions))) if region_indices is None else list(region_indices)
     if not indices:
         raise ValueError("crop_regions: no regions to crop (the plan or selection is empty)")
@@ -135,142 +108,123 @@ def crop_regions(
             f"crop_regions: regions {indices} have different target sizes {sorted(targets)}; "
             "crop each group of CropPlan.groups_by_target() separately or use shared_target"
         )
-    if pad_mode not in ("replicate", "reflect"):
-        raise ValueError(f"pad_mode must be 'replicate' or 'reflect', got {pad_mode!r}")
     tw, th = targets.pop()
-    denoise = _full_mask(denoise, images, "denoise")
-    composite = _full_mask(composite, images, "composite")
-    out_img, out_den, out_comp = [], [], []
+    b, h, w = images.shape[:3]
+    masks = [broadcast_mask(m, b, h, w, name=name, device=images.device, dtype=images.dtype)
+             for m, name in ((inpaint, "inpaint"), (denoise, "denoise"))]
+    out_img, out_masks = [], []
     for i in indices:
-        img, den, comp = crop_region(images, denoise, composite, plan.regions[i], pad_mode)
+        img, cropped = crop_region(images, masks, plan.regions[i], plan.pad_mode)
         out_img.append(resize_hwc(img[None], th, tw, resample)[0])
-        masks = torch.stack([den, comp], dim=-1)[None]
-        masks = resize_hwc(masks, th, tw, "bilinear")[0].clamp(0.0, 1.0)
-        out_den.append(masks[..., 0])
-        out_comp.append(masks[..., 1])
-    return CropBatch(
-        images=torch.stack(out_img),
-        denoise=torch.stack(out_den),
-        composite=torch.stack(out_comp),
-        region_indices=indices,
-    )
+        out_masks.append(resize_hwc(torch.stack(cropped, dim=-1)[None], th, tw, "bilinear")[0].clamp(0.0, 1.0))
+    stacked = torch.stack(out_masks)
+    return CropBatch(images=torch.stack(out_img), inpaint=stacked[..., 0], denoise=stacked[..., 1],
+                     region_indices=indices)
 
 
-def stitch(
-    originals: Tensor,
-    composite_full: Tensor,
-    plan: CropPlan,
-    inpainted: Sequence[Tensor],
-    variants: int,
-    color_correct: bool = False,
-    denoise_full: Tensor | None = None,
-    resample: str = "bicubic",
-    ring_px: int = DEFAULT_RING_PX,
-) -> Tensor:
-    """Blend inpainted crops back into their images; returns [B*variants,H,W,C].
+def crops_by_region(batch: Tensor, regions: int) -> list[Tensor]:
+    """A variant-major batch [V*R,...] (row j*R + r) as R tensors [V,...], one per region."""
+    if regions < 1 or batch.shape[0] % regions:
+        raise ValueError(f"a batch of {batch.shape[0]} is not a whole number of variants of {regions} region(s)")
+    return [batch[r::regions] for r in range(regions)]
 
-    inpainted[i] is [variants,h,w,C'] for plan.regions[i]; row b*variants + j of the result
-    is image b, variant j. Regions compose in plan order onto the running image with
-    m = composite_full inside the region's box (original resolution, own mask_box only).
-    Pixels where m == 0 are bit-identical to `originals`; channels beyond C' are kept.
-    """
-    if originals.dim() != 4:
-        raise ValueError(f"originals must be [B,H,W,C], got {tuple(originals.shape)}")
-    b, h, w, c = originals.shape
-    if (b, h, w) != (plan.batch, plan.height, plan.width):
-        raise ValueError(
-            f"originals {tuple(originals.shape)} do not match the plan "
-            f"(batch {plan.batch}, {plan.width}x{plan.height})"
-        )
-    if len(inpainted) != len(plan.regions):
-        raise ValueError(f"{len(inpainted)} inpainted crops for {len(plan.regions)} regions")
-    comp = _full_mask(composite_full, originals, "composite_full")
-    den = comp if denoise_full is None else _full_mask(denoise_full, originals, "denoise_full")
-    out = originals.repeat_interleave(variants, dim=0)
-    for region, crop in zip(plan.regions, inpainted, strict=True):
-        if crop.dim() != 4 or crop.shape[0] != variants:
-            raise ValueError(
-                f"inpainted crop for region {region.box} must be [{variants},h,w,C], "
-                f"got {tuple(crop.shape)}"
-            )
-        crop = crop[..., :c].to(device=originals.device, dtype=originals.dtype)
-        ci = crop.shape[-1]
-        i = region.image_index
-        bx0, by0 = region.box[0], region.box[1]
-        vx0, vy0, vx1, vy1 = region.valid_box
-        mx0, my0, mx1, my1 = region.mask_box
-        # The region only owns its mask_box (clusters' mask boxes are disjoint): blend there.
-        ax0, ay0, ax1, ay1 = max(mx0, vx0), max(my0, vy0), min(mx1, vx1), min(my1, vy1)
-        if ax1 <= ax0 or ay1 <= ay0:
-            continue
-        m = comp[i, ay0:ay1, ax0:ax1]
-        if not bool((m > 0).any()):
-            continue
-        full = resize_hwc(crop, region.size[1], region.size[0], resample)
-        if color_correct:
-            # The ring lies within ring_px of the mask box: fit on that neighbourhood only.
-            cx0, cy0 = max(vx0, mx0 - ring_px), max(vy0, my0 - ring_px)
-            cx1, cy1 = min(vx1, mx1 + ring_px), min(vy1, my1 + ring_px)
-            own_den = den[i, cy0:cy1, cx0:cx1] * _owned(region, cy0, cy1, cx0, cx1, den)
-            corrected = _color_correct(
-                full[:, cy0 - by0 : cy1 - by0, cx0 - bx0 : cx1 - bx0],
-                originals[i, cy0:cy1, cx0:cx1, :ci],
-                own_den,
-                ring_px,
-            )
-            sub = corrected[:, ay0 - cy0 : ay1 - cy0, ax0 - cx0 : ax1 - cx0]
-        else:
-            sub = full[:, ay0 - by0 : ay1 - by0, ax0 - bx0 : ax1 - bx0]
-        rows = slice(i * variants, (i + 1) * variants)
-        cur = out[rows, ay0:ay1, ax0:ax1, :ci]
-        mm = m[None, :, :, None]
-        out[rows, ay0:ay1, ax0:ax1, :ci] = torch.where(mm > 0, mm * sub + (1 - mm) * cur, cur)
-    return out
+
+def variant_major(per_region: Sequence[Tensor]) -> Tensor:
+    """R tensors [V,...] as one batch [V*R,...] with row j*R + r = variant j of region r."""
+    return torch.stack(list(per_region), dim=1).flatten(0, 1)
 
 
 @dataclass
 class Stitcher:
-    """What a Crop node hands to a Stitch node: originals, full-size masks and the plan.
-
-    Batch layout expected by `stitch`: regions in plan order, each with its variants
-    consecutively, i.e. row r * variants + j is region r, variant j.
-    """
+    """What the Crop node hands to the Stitch node: originals, full-size masks, the plan and the
+    stitch settings."""
 
     originals: Tensor
     composite: Tensor
     denoise: Tensor
     plan: CropPlan
     color_correct: bool = False
+    resample: str = "bicubic"
 
-    def stitch(
-        self, inpainted_batch: Tensor | Sequence[Tensor], variants: int | None = None
-    ) -> Tensor:
-        """Stitch a [R*variants,h,w,C] batch (or a list of R [variants,h,w,C] tensors).
+    def stitch(self, crops: Sequence[Tensor], variants: int) -> Tensor:
+        """`stitch` with this record's tensors and settings; crops[r] is [variants,h,w,C]."""
+        return stitch(self.originals, self.composite, self.plan, crops, variants, denoise_full=self.denoise,
+                      color_correct=self.color_correct, resample=self.resample)
 
-        variants=None infers it from the batch size. Returns [B*variants,H,W,C], row
-        b * variants + j = image b, variant j.
-        """
-        regions = len(self.plan.regions)
-        if isinstance(inpainted_batch, Tensor):
-            rows = inpainted_batch.shape[0]
-            if variants is None:
-                variants = rows // regions if regions else 1
-            if rows != regions * variants:
-                raise ValueError(
-                    f"expected {regions} regions x {variants} variants = {regions * variants} "
-                    f"crops, got a batch of {rows}"
-                )
-            crops = [inpainted_batch[r * variants : (r + 1) * variants] for r in range(regions)]
-        else:
-            crops = list(inpainted_batch)
-            if variants is None:
-                variants = crops[0].shape[0] if crops else 1
-        return stitch(
-            self.originals,
-            self.composite,
-            self.plan,
-            crops,
-            variants,
-            color_correct=self.color_correct,
-            denoise_full=self.denoise,
-        )
+
+def _check_stitch_inputs(originals: Tensor, plan: CropPlan, crops: Sequence[Tensor], variants: int) -> None:
+    if originals.dim() != 4:
+        raise ValueError(f"originals must be [B,H,W,C], got {tuple(originals.shape)}")
+    b, h, w, _ = originals.shape
+    if (b, h, w) != (plan.batch, plan.height, plan.width):
+        raise ValueError(f"originals {tuple(originals.shape)} do not match the plan "
+                         f"(batch {plan.batch}, {plan.width}x{plan.height})")
+    if len(crops) != len(plan.regions):
+        raise ValueError(f"{len(crops)} inpainted crops for {len(plan.regions)} regions")
+    for region, crop in zip(plan.regions, crops, strict=True):
+        if crop.dim() != 4 or crop.shape[0] != variants:
+            raise ValueError(f"inpainted crop for region {region.box} must be [{variants},h,w,C], "
+                             f"got {tuple(crop.shape)}")
+
+
+def _blend_window(region: Region) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1) where a region may blend: its own mask_box inside the image (clusters'
+    mask boxes are disjoint, so regions never blend over each other's masks)."""
+    vx0, vy0, vx1, vy1 = region.valid_box
+    mx0, my0, mx1, my1 = region.mask_box
+    ax0, ay0, ax1, ay1 = max(mx0, vx0), max(my0, vy0), min(mx1, vx1), min(my1, vy1)
+    return None if ax1 <= ax0 or ay1 <= ay0 else (ax0, ay0, ax1, ay1)
+
+
+def _corrected(full: Tensor, original: Tensor, denoise: Tensor, region: Region, ring_px: int) -> Tensor:
+    """Colour-correct the resized crop `full` [V,bh,bw,C] around the mask box (ring_px neighbourhood)."""
+    bx0, by0 = region.box[0], region.box[1]
+    vx0, vy0, vx1, vy1 = region.valid_box
+    mx0, my0, mx1, my1 = region.mask_box
+    cx0, cy0 = max(vx0, mx0 - ring_px), max(vy0, my0 - ring_px)
+    cx1, cy1 = min(vx1, mx1 + ring_px), min(vy1, my1 + ring_px)
+    own = denoise[cy0:cy1, cx0:cx1] * _owned(region, cy0, cy1, cx0, cx1, denoise)
+    ci = full.shape[-1]
+    out = full.clone()
+    out[:, cy0 - by0:cy1 - by0, cx0 - bx0:cx1 - bx0] = _color_correct(
+        full[:, cy0 - by0:cy1 - by0, cx0 - bx0:cx1 - bx0], original[cy0:cy1, cx0:cx1, :ci], own, ring_px)
+    return out
+
+
+def stitch(originals: Tensor, composite_full: Tensor, plan: CropPlan, inpainted: Sequence[Tensor],
+           variants: int, *, denoise_full: Tensor | None = None, color_correct: bool = False,
+           resample: str = "bicubic", ring_px: int = DEFAULT_RING_PX) -> Tensor:
+    """Blend inpainted crops back into their images; returns [B*variants,H,W,C].
+
+    inpainted[i] is [variants,h,w,C'] for plan.regions[i], resized back with `resample`; row
+    b*variants + j of the result is image b, variant j. Regions compose in plan order with
+    m = composite_full inside the region's own mask_box. Pixels where m == 0 are bit-identical to
+    `originals`; channels beyond C' (alpha) are kept; RGB crops of a grey image stitch as their mean.
+    """
+    _check_stitch_inputs(originals, plan, inpainted, variants)
+    b, h, w, c = originals.shape
+    comp = broadcast_mask(composite_full, b, h, w, name="composite_full", dtype=originals.dtype)
+    den = comp if denoise_full is None else broadcast_mask(denoise_full, b, h, w, name="denoise_full",
+                                                           dtype=originals.dtype)
+    out = originals.repeat_interleave(variants, dim=0)
+    for region, crop in zip(plan.regions, inpainted, strict=True):
+        window = _blend_window(region)
+        if window is None:
+            continue
+        ax0, ay0, ax1, ay1 = window
+        i = region.image_index
+        m = comp[i, ay0:ay1, ax0:ax1].to(originals.device)
+        if not bool((m > 0).any()):
+            continue
+        crop = match_channels(crop, c)[..., :c].to(device=originals.device, dtype=originals.dtype)
+        full = resize_hwc(crop, region.size[1], region.size[0], resample)
+        if color_correct:
+            full = _corrected(full, originals[i], den[i].to(originals.device), region, ring_px)
+        bx0, by0 = region.box[0], region.box[1]
+        sub = full[:, ay0 - by0:ay1 - by0, ax0 - bx0:ax1 - bx0]
+        ci = sub.shape[-1]
+        rows = slice(i * variants, (i + 1) * variants)
+        cur = out[rows, ay0:ay1, ax0:ax1, :ci]
+        mm = m[None, :, :, None]
+        out[rows, ay0:ay1, ax0:ax1, :ci] = torch.where(mm > 0, mm * sub + (1 - mm) * cur, cur)
+    return out

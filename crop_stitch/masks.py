@@ -6,21 +6,13 @@ inputs, and every op runs on the input's device and dtype.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .morphology import (
-    bounded_sq_distance,
-    dilate_disk,
-    erode_disk,
-    fill_holes_window,
-    gaussian_blur,
-    windowed,
-)
+from .morphology import active_windows, bounded_sq_distance, dilate_disk, erode_disk, fill_holes_window, windowed
 
 DEFAULT_NODE = "FluxFill Inpainter"
 
@@ -79,9 +71,21 @@ def fit_mask_to_image(mask: Tensor, image: Tensor, node: str = DEFAULT_NODE) -> 
             work.unsqueeze(1), size=(h, w), mode="bilinear", align_corners=False, antialias=down
         )
         m = work.squeeze(1).clamp(0.0, 1.0).to(dtype)
-    if m.shape[0] != b:
-        m = m.expand(b, h, w)
-    return m.contiguous()
+    return broadcast_mask(m, b, h, w, name=f"{node}: input 'mask'").contiguous()
+
+
+def broadcast_mask(mask: Tensor, batch: int, height: int, width: int, *, name: str = "mask",
+                   device: torch.device | None = None, dtype: torch.dtype | None = None) -> Tensor:
+    """A [H,W] or [B|1,H,W] mask as [batch,height,width] (a view where it can be), or ValueError.
+
+    The one place masks are checked against and broadcast to their images; `name` starts the error.
+    """
+    m = mask.unsqueeze(0) if mask.dim() == 2 else mask
+    if m.dim() != 3 or tuple(m.shape[1:]) != (height, width) or m.shape[0] not in (1, batch):
+        raise ValueError(f"{name} of shape {tuple(mask.shape)} does not fit the images "
+                         f"[{batch},{height},{width}] (batch 1 or {batch}, same height and width)")
+    m = m.to(device=device or m.device, dtype=dtype or m.dtype)
+    return m.expand(batch, height, width) if m.shape[0] != batch else m
 
 
 def grow(mask: Tensor, px: int) -> Tensor:
@@ -95,20 +99,6 @@ def grow(mask: Tensor, px: int) -> Tensor:
         return _unbatched(m.clone(), was_2d)
     op = dilate_disk if px > 0 else erode_disk
     out = windowed(m, r, lambda t: op(t, r))
-    return _unbatched(out, was_2d)
-
-
-def feather(mask: Tensor, px: float) -> Tensor:
-    """Gaussian blur reaching about `px` pixels (sigma = px / 3), replicate borders.
-
-    px <= 0 returns a copy. Accepts [H,W] or [B,H,W].
-    """
-    m, was_2d = _batched(_as_float(mask))
-    radius = math.ceil(px) if px > 0 else 0
-    if radius == 0:
-        return _unbatched(m.clone(), was_2d)
-    sigma = float(px) / 3.0
-    out = windowed(m, radius, lambda t: gaussian_blur(t, sigma, radius))
     return _unbatched(out, was_2d)
 
 
@@ -146,51 +136,70 @@ def stabilize(mask: Tensor, threshold: float = 0.99) -> Tensor:
     return torch.where(m >= threshold, torch.ones_like(m), m)
 
 
+# Mask values below this are dropped by default: JPEG and antialiasing leave faint specks that
+# would otherwise become regions of their own (peer packs use the same 0.1).
+DEFAULT_THRESHOLD = 0.1
+
+
 @dataclass
 class MaskSettings:
     """User-facing mask options, all in original-image pixels."""
 
     invert: bool = False
-    hipass: float = 0.0
+    hipass: float = DEFAULT_THRESHOLD
     fill_holes: bool = False
     stabilize: float = 0.99
     grow_px: int = 0
-    feather_px: int = 8
+    feather_px: int = 16
 
 
 @dataclass
 class PreparedMasks:
-    """denoise: what the sampler may change; composite: what the stitch blends (both [B,H,W])."""
+    """Three [B,H,W] masks in original pixels.
 
+    inpaint: the user's mask after the options and `grow` (what is greyed and given to concat models).
+    denoise: what the sampler may change: `inpaint`, plus a gradient over the feather band.
+    composite: what the stitch blends: never above `denoise`, 0 wherever `denoise` is 0.
+    """
+
+    inpaint: Tensor
     denoise: Tensor
     composite: Tensor
 
 
-def composite_ramp(support: Tensor, px: int) -> Tensor:
-    """1 on `support` ([B,H,W] bool), smoothstep falloff to 0 over `px` pixels outside it.
+def _ramps(m: Tensor, px: int) -> tuple[Tensor, Tensor]:
+    """feather_ramps on one window (replicate borders; see `windowed` for why windows are exact)."""
+    reach = dilate_disk(m, px)
+    d2 = bounded_sq_distance(m > 0, px)
+    t = (1.0 - torch.sqrt(d2) / (px + 1)).clamp(0.0, 1.0)
+    t = torch.where(d2 <= px * px, t, torch.zeros_like(t)).to(m.dtype)
+    denoise = torch.maximum(m, reach * (2.0 * t - t * t))
+    return denoise, reach * (t * t * (3.0 - 2.0 * t))
 
-    Pixels farther than px (Euclidean) from the support are exactly 0, so the ramp stays
-    inside the support grown by px.
+
+def feather_ramps(mask: Tensor, px: int) -> tuple[Tensor, Tensor]:
+    """(denoise, composite) for a prepared [B,H,W] mask and a feather band of `px` pixels.
+
+    With t = 1 - d / (px + 1) (d: Euclidean distance to the mask's support, so t = 1 on it and t = 0
+    beyond px) and M = the mask grey-dilated by px (its largest value within reach):
+    denoise = max(mask, M * (2t - t^2)), a gradient differential diffusion acts on over the whole band;
+    composite = M * smoothstep(t). smoothstep(t) <= 2t - t^2 on [0, 1], so composite <= denoise, and
+    both are > 0 exactly within px of the support. Work is done on windows around the mask only.
     """
-    s = support.to(torch.float32)
-    if px <= 0:
-        return s
-
-    def ramp(win: Tensor) -> Tensor:
-        d2 = bounded_sq_distance(win > 0.5, px)
-        t = (1.0 - torch.sqrt(d2) / (px + 1)).clamp(0.0, 1.0)
-        t = torch.where(d2 <= px * px, t, torch.zeros_like(t))
-        return t * t * (3.0 - 2.0 * t)
-
-    return windowed(s, px, ramp)
+    m = _as_float(mask)
+    denoise, composite = m.clone(), m.clone()
+    if px <= 0 or m.numel() == 0:
+        return denoise, composite
+    for y0, y1, x0, x1 in active_windows(m > m.amin(), px):
+        denoise[:, y0:y1, x0:x1], composite[:, y0:y1, x0:x1] = _ramps(m[:, y0:y1, x0:x1], px)
+    return denoise, composite
 
 
 def prepare_masks(mask: Tensor, settings: MaskSettings | None = None) -> PreparedMasks:
-    """sanitize -> invert -> hipass -> fill_holes -> stabilize -> grow, then split in two.
+    """sanitize -> invert -> hipass -> fill_holes -> stabilize -> grow, then the feather ramps.
 
-    composite = 1 where the prepared mask is > 0, with a smooth outward ramp over feather_px;
-    denoise = the prepared mask grey-dilated by feather_px. Hence composite > 0 implies
-    denoise > 0, and for binary masks composite <= denoise. Both [B,H,W] in original pixels.
+    See `feather_ramps`: composite > 0 implies denoise > 0, composite <= denoise everywhere, and both
+    are exactly 0 farther than feather_px from the mask. All three [B,H,W] in original pixels.
     """
     s = settings or MaskSettings()
     m, _ = _batched(mask)
@@ -204,7 +213,5 @@ def prepare_masks(mask: Tensor, settings: MaskSettings | None = None) -> Prepare
     m = stabilize(m, s.stabilize)
     if s.grow_px:
         m = grow(m, s.grow_px)
-    feather_px = max(0, int(s.feather_px))
-    composite = composite_ramp(m > 0, feather_px).to(m.dtype)
-    denoise = grow(m, feather_px) if feather_px else m.clone()
-    return PreparedMasks(denoise=denoise, composite=composite)
+    denoise, composite = feather_ramps(m, max(0, int(s.feather_px)))
+    return PreparedMasks(inpaint=m, denoise=denoise, composite=composite)

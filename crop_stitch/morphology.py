@@ -130,20 +130,6 @@ def erode_disk(x: Tensor, radius: int) -> Tensor:
     return -dilate_disk(-x, radius)
 
 
-def gaussian_blur(x: Tensor, sigma: float, radius: int) -> Tensor:
-    """Separable gaussian blur of [N,H,W] with replicate borders."""
-    if radius <= 0 or sigma <= 0:
-        return x.clone()
-    work = x if x.dtype in (torch.float32, torch.float64) else x.float()
-    t = torch.arange(-radius, radius + 1, device=x.device, dtype=work.dtype)
-    k = torch.exp(-0.5 * (t / sigma) ** 2)
-    k = k / k.sum()
-    p = replicate_pad(work, radius, radius, radius, radius).unsqueeze(1)
-    p = F.conv2d(p, k.view(1, 1, 1, -1))
-    p = F.conv2d(p, k.view(1, 1, -1, 1))
-    return p.squeeze(1).to(x.dtype)
-
-
 def _prefix_reach(a: Tensor, b: Tensor, dim: int) -> Tensor:
     """Geodesic max-propagation along `dim`, forward, in log2(n) doubling steps.
 

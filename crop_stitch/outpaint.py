@@ -13,6 +13,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .masks import broadcast_mask
+from .padding import padded_index
+
 FILL_MODES = ("replicate", "reflect", "grey")
 SIZE_UNITS = ("pixels", "factor")
 
@@ -59,16 +62,6 @@ def resolve_padding(height: int, width: int, left: int, top: int, right: int, bo
     return Padding(l_px, t_px, r_px, b_px)
 
 
-def _source_index(n_before: int, size: int, n_after: int, mode: str, device: torch.device) -> Tensor:
-    """Source index of every canvas position along one axis (replicate clamps, reflect mirrors)."""
-    i = torch.arange(-n_before, size + n_after, device=device)
-    if mode == "replicate" or size == 1:
-        return i.clamp(0, size - 1)
-    period = 2 * (size - 1)
-    j = i.remainder(period)
-    return torch.where(j >= size, period - j, j)
-
-
 def seam_mask(height: int, width: int, pad: Padding, feather: int, *, device: torch.device | None = None,
               dtype: torch.dtype = torch.float32) -> Tensor:
     """[H',W'] mask of the canvas: 1 outside the original, a linear ramp `feather` px deep inside it.
@@ -106,8 +99,9 @@ def extend_canvas(image: Tensor, pad: Padding, *, fill: str = "replicate", feath
     if feather < 0:
         raise ValueError(f"feather must not be negative, got {feather}")
     b, h, w = image.shape[:3]
-    rows = _source_index(pad.top, h, pad.bottom, "replicate" if fill == "grey" else fill, image.device)
-    cols = _source_index(pad.left, w, pad.right, "replicate" if fill == "grey" else fill, image.device)
+    mode = "replicate" if fill == "grey" else fill
+    rows = padded_index(-pad.top, h + pad.bottom, h, mode, image.device)
+    cols = padded_index(-pad.left, w + pad.right, w, mode, image.device)
     canvas = image[:, rows][:, :, cols]
     if fill == "grey":
         new_area = seam_mask(h, w, pad, 0, device=image.device, dtype=image.dtype) > 0.5
@@ -115,10 +109,7 @@ def extend_canvas(image: Tensor, pad: Padding, *, fill: str = "replicate", feath
     out_mask = seam_mask(h, w, pad, feather, device=image.device, dtype=image.dtype)
     out_mask = out_mask.unsqueeze(0).expand(b, -1, -1).clone()
     if mask is not None:
-        m = mask.to(device=image.device, dtype=image.dtype)
-        m = m.unsqueeze(0) if m.dim() == 2 else m
-        if tuple(m.shape[-2:]) != (h, w) or m.shape[0] not in (1, b):
-            raise ValueError(f"mask {tuple(mask.shape)} does not fit image {tuple(image.shape)}")
+        m = broadcast_mask(mask, b, h, w, device=image.device, dtype=image.dtype)
         region = out_mask[:, pad.top:pad.top + h, pad.left:pad.left + w]
-        out_mask[:, pad.top:pad.top + h, pad.left:pad.left + w] = torch.maximum(region, m.expand(b, -1, -1))
+        out_mask[:, pad.top:pad.top + h, pad.left:pad.left + w] = torch.maximum(region, m)
     return canvas.contiguous(), out_mask

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from torch import Tensor
 
+from .padding import PAD_MODES
 from .regions import Box, find_clusters
 from .sizing import area_target, crop_box, fit_aspect, fit_size, snap, snap_up
 
 TARGET_MODES = ("area", "fixed", "none")
-PAD_MODES = ("replicate", "reflect")
 PLAN_VERSION = 1
 
 
@@ -78,17 +77,6 @@ class Region:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Region:
-        return cls(
-            image_index=int(d["image_index"]),
-            box=tuple(int(v) for v in d["box"]),  # type: ignore[arg-type]
-            mask_box=tuple(int(v) for v in d["mask_box"]),  # type: ignore[arg-type]
-            target=tuple(int(v) for v in d["target"]),  # type: ignore[arg-type]
-            scale=float(d["scale"]),
-            pad=tuple(int(v) for v in d["pad"]),  # type: ignore[arg-type]
-        )
-
 
 @dataclass
 class CropPlan:
@@ -99,13 +87,6 @@ class CropPlan:
     batch: int
     regions: list[Region] = field(default_factory=list)
     pad_mode: str = "replicate"  # how crop_regions fills the part of a box outside the image
-
-    def regions_of(self, image_index: int) -> list[Region]:
-        return [r for r in self.regions if r.image_index == image_index]
-
-    def indices_of(self, image_index: int) -> list[int]:
-        """Plan indices of the regions of one image."""
-        return [i for i, r in enumerate(self.regions) if r.image_index == image_index]
 
     def groups_by_target(self) -> dict[tuple[int, int], list[int]]:
         """Region indices sharing a target size, in plan order (keys in first-seen order)."""
@@ -123,26 +104,6 @@ class CropPlan:
             "pad_mode": self.pad_mode,
             "regions": [r.to_dict() for r in self.regions],
         }
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict())
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> CropPlan:
-        version = int(d.get("version", PLAN_VERSION))
-        if version != PLAN_VERSION:
-            raise ValueError(f"unsupported crop plan version {version}")
-        return cls(
-            height=int(d["height"]),
-            width=int(d["width"]),
-            batch=int(d["batch"]),
-            regions=[Region.from_dict(r) for r in d.get("regions", [])],
-            pad_mode=str(d.get("pad_mode", "replicate")),
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> CropPlan:
-        return cls.from_dict(json.loads(text))
 
 
 def _target_for(box: Box, s: CropSettings) -> tuple[int, int]:

@@ -20,7 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-PREFILL_MODES = ("grey", "blur", "telea", "navier_stokes")
+from .channels import to_rgb
+from .masks import broadcast_mask
+
+PREFILL_MODES = ("grey", "blur", "telea", "navier_stokes")  # the one list: nodes/ and the docs read it
 OPENCV_MODES = ("telea", "navier_stokes")
 OPENCV_RADIUS = 5
 INSTALL_HINT = "pip install opencv-python-headless"
@@ -36,11 +39,9 @@ def opencv_available() -> bool:
 
 def _hard_mask(mask: Tensor, image: Tensor) -> Tensor:
     """[B,H,W,1] 0/1 mask (round(m)) on the image's device and dtype; batch 1 broadcasts."""
-    m = mask if mask.dim() == 3 else mask.unsqueeze(0)
-    if tuple(m.shape[-2:]) != tuple(image.shape[1:3]) or m.shape[0] not in (1, image.shape[0]):
-        raise ValueError(f"mask {tuple(mask.shape)} does not fit image {tuple(image.shape)}")
-    m = m.to(device=image.device, dtype=image.dtype).round().clamp(0, 1)
-    return m.expand(image.shape[0], -1, -1).unsqueeze(-1)
+    b, h, w = image.shape[:3]
+    m = broadcast_mask(mask, b, h, w, name="prefill: mask", device=image.device, dtype=image.dtype)
+    return m.round().clamp(0, 1).unsqueeze(-1)
 
 
 def push_pull_fill(image: Tensor, known: Tensor) -> Tensor:
@@ -79,7 +80,7 @@ def _opencv_fill(image: Tensor, hard: Tensor, method: str, node: str) -> Tensor:
     import numpy as np
 
     flag = cv2.INPAINT_TELEA if method == "telea" else cv2.INPAINT_NS
-    rgb = image[..., :3] if image.shape[-1] >= 3 else image[..., :1].expand(*image.shape[:-1], 3)
+    rgb = to_rgb(image)
     pixels = (rgb.detach().float().clamp(0, 1) * 255.0).round().to(torch.uint8).cpu().numpy()
     masks = (hard[..., 0] > 0.5).to(torch.uint8).cpu().numpy() * 255
     filled = np.stack([cv2.inpaint(np.ascontiguousarray(p), np.ascontiguousarray(m), OPENCV_RADIUS, flag)

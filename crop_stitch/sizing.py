@@ -12,6 +12,10 @@ ASPECT_TOLERANCE = 0.01
 MAX_ASPECT_SEARCH = 64
 
 
+# ComfyUI's megapixel (ImageScaleToTotalPixels): 1024 x 1024, Flux's native square.
+MEGAPIXEL = 1024 * 1024
+
+
 def snap(value: float, multiple: int) -> int:
     """Nearest multiple (half rounds up), at least one multiple."""
     return max(multiple, math.floor(value / multiple + 0.5) * multiple)
@@ -56,7 +60,7 @@ def area_target(
     """
     lo = snap_up(min_side, multiple)
     hi = max(lo, snap_down(max_side, multiple))
-    area = max(target_mp, 1e-6) * 1e6
+    area = max(target_mp, 1e-6) * MEGAPIXEL
     ar = bw / bh
     w, h = math.sqrt(area * ar), math.sqrt(area / ar)
     k = min(1.0, hi / max(w, h))

@@ -19,18 +19,20 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-_SEED_SPACE = 2**64  # torch seeds are unsigned 64-bit; seed + j wraps instead of failing
+SEED_SPACE = 2**64  # torch seeds are unsigned 64-bit; seed + j wraps instead of failing
 
 
-def region_variant_noise(shapes: list[tuple[int, ...]], seed: int, variants: int,
-                         generator_device: str = "cpu") -> list[Tensor]:
+def wrap_seed(seed: int) -> int:
+    """`seed` modulo 2**64, the range of ComfyUI's seed widget and of torch seeds."""
+    return int(seed) % SEED_SPACE
+
+
+def region_variant_noise(shapes: list[tuple[int, ...]], seed: int, variants: int) -> list[Tensor]:
     """Noise [variants, C, h, w] (float32, on the CPU) per region, for regions of latent shape (1,C,h,w).
 
-    Row j of every region's tensor comes from `torch.Generator(generator_device).manual_seed(seed + j)`;
-    that generator draws region 0, then region 1, ... (plan order), each with
-    `torch.randn(shape, generator=g, dtype=torch.float32, device=generator_device)`. Only the
-    default `generator_device="cpu"` matches ComfyUI's `prepare_noise` (which always uses the CPU
-    generator); other devices give device-specific streams, moved to the CPU.
+    Row j of every region's tensor comes from a CPU generator seeded `seed + j` (as ComfyUI's
+    `prepare_noise`), which draws region 0, then region 1, ... (plan order), each with
+    `torch.randn(shape, generator=g, dtype=torch.float32)`.
     """
     variants = int(variants)
     if variants < 1:
@@ -42,8 +44,7 @@ def region_variant_noise(shapes: list[tuple[int, ...]], seed: int, variants: int
 
     per_region: list[list[Tensor]] = [[] for _ in shapes]
     for j in range(variants):
-        generator = torch.Generator(device=generator_device).manual_seed((int(seed) + j) % _SEED_SPACE)
+        generator = torch.Generator(device="cpu").manual_seed(wrap_seed(int(seed) + j))
         for r, shape in enumerate(shapes):
-            draw = torch.randn(shape, generator=generator, dtype=torch.float32, device=generator_device)
-            per_region[r].append(draw.cpu())
+            per_region[r].append(torch.randn(shape, generator=generator, dtype=torch.float32))
     return [torch.cat(draws, dim=0) for draws in per_region]

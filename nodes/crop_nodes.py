@@ -5,22 +5,16 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import comfy.model_management
 import torch
 from comfy_api.latest import io
 
-from ..crop_stitch import prefill, stitch
-from .inpainter import crop_widgets
-from .options import InpaintOptions, OptionsType
-from .pipeline import (
-    CropStage,
-    InputError,
-    check_image,
-    crop_images,
-    crop_stage,
-    intermediate,
-    match_channels,
-    regions_ui,
-)
+from ..crop_stitch import crops_by_region, prefill, resize_hwc, to_rgb
+from .crop_stage import CropStage, crop_images, crop_stage
+from .inputs import InputError, check_image
+from .options import InpaintOptions, OptionsType, crop_widgets
+from .types import INPAINT
+from .ui import regions_ui
 
 CROP_NODE = "FluxFill Crop"
 STITCH_NODE = "FluxFill Stitch"
@@ -31,11 +25,18 @@ EMPTY_CROP_SIDE = 64
 def _empty_crop(stage: CropStage, multiple: int) -> tuple[torch.Tensor, torch.Tensor]:
     """No masked pixels: a small thumbnail with an all-zero mask keeps the downstream graph cheap."""
     side = max(multiple, EMPTY_CROP_SIDE // multiple * multiple)
-    image = stage.stitcher.originals[:1, ..., :3].movedim(-1, 1)
-    if image.shape[1] == 1:
-        image = image.expand(-1, 3, -1, -1)
-    thumb = torch.nn.functional.interpolate(image, size=(side, side), mode="area").movedim(1, -1)
+    thumb = resize_hwc(to_rgb(stage.stitcher.originals[:1]), side, side, "area")
     return thumb, torch.zeros(thumb.shape[:3], dtype=thumb.dtype, device=thumb.device)
+
+
+def _check_crop_options(options: InpaintOptions) -> None:
+    """The Crop node only crops: options that change what is sampled belong to the Inpainter."""
+    if options.mode != INPAINT:
+        raise InputError(f"{CROP_NODE}: input 'options' sets mode '{options.mode}', which only the FluxFill "
+                         f"Inpainter applies (it changes what is sampled); set mode 'inpaint' for the Crop node.")
+    if options.reference is not None:
+        raise InputError(f"{CROP_NODE}: input 'options' has a 'reference' image, which only the FluxFill "
+                         f"Inpainter's spatial_concat and kontext modes use; disconnect it for the Crop node.")
 
 
 class InpaintCrop(io.ComfyNode):
@@ -73,16 +74,18 @@ class InpaintCrop(io.ComfyNode):
                 options=None) -> io.NodeOutput:
         opts = (options or InpaintOptions()).with_main_widgets(
             context=context, grow=grow, feather=feather, target_mp=target_megapixels, multiple=snap)
-        opts = replace(opts, crop=replace(opts.crop, shared_target=True))
-        stage = crop_stage(image, mask, opts, CROP_NODE)
+        _check_crop_options(opts)
+        stage = crop_stage(image, mask, replace(opts, crop=replace(opts.crop, shared_target=True)), CROP_NODE)
         if stage.empty:
             crops, crop_masks = _empty_crop(stage, snap)
         else:
-            crops, crop_masks = crop_images(stage, list(range(len(stage.plan.regions))))
+            batch = crop_images(stage, list(range(len(stage.plan.regions))))
+            crops, crop_masks = batch.images, batch.denoise
             if opts.prefill != "grey":  # grey is what InpaintModelConditioning does downstream
-                crops = prefill(crops, crop_masks, opts.prefill, node=CROP_NODE)
-        return io.NodeOutput(stage.stitcher, intermediate(crops), intermediate(crop_masks),
-                             json.dumps(stage.plan.to_dict()), ui=regions_ui(stage, cls))
+                crops = prefill(crops, batch.inpaint, opts.prefill, node=CROP_NODE)
+        home = comfy.model_management.intermediate_device()
+        return io.NodeOutput(stage.stitcher, crops.to(home), crop_masks.to(home), json.dumps(stage.plan.to_dict()),
+                             ui=regions_ui(stage.stitcher.originals, stage.plan, cls))
 
 
 class InpaintStitch(io.ComfyNode):
@@ -93,12 +96,13 @@ class InpaintStitch(io.ComfyNode):
             display_name="FluxFill Stitch",
             category="inpaint/FluxFill",
             description="Puts inpainted crops back into the full image with a feathered blend; pixels "
-                        "outside the mask stay exactly as they were.",
+                        "outside the mask and its feather band stay exactly as they were.",
             inputs=[
                 StitcherType.Input("stitcher", tooltip="From FluxFill Crop."),
                 io.Image.Input("inpainted_image",
                                tooltip="The sampled crops: one per region, or several variations laid "
-                                       "out as ComfyUI repeats a batch (all regions, then all again)."),
+                                       "out as ComfyUI repeats a batch (all regions, then all again: row "
+                                       "j * regions + r), as the Inpainter's latent output is laid out."),
             ],
             outputs=[io.Image.Output("image", display_name="image", tooltip="Full-size results, image-major.")],
         )
@@ -108,18 +112,12 @@ class InpaintStitch(io.ComfyNode):
         check_image(inpainted_image, STITCH_NODE, "inpainted_image")
         regions = len(stitcher.plan.regions)
         count = inpainted_image.shape[0]
+        home = comfy.model_management.intermediate_device()
         if regions == 0:
-            return io.NodeOutput(intermediate(stitcher.originals.repeat_interleave(count, dim=0)))
+            return io.NodeOutput(stitcher.originals.repeat_interleave(count, dim=0).to(home))
         if count % regions:
             raise InputError(
                 f"{STITCH_NODE}: input 'inpainted_image' has {count} images of shape "
                 f"{tuple(inpainted_image.shape)}, not a multiple of the {regions} region(s) the stitcher cropped.")
-        variants = count // regions
-        originals = stitcher.originals
-        rgb = inpainted_image[..., :3].to(originals.device, originals.dtype)
-        if rgb.shape[-1] == 1:
-            rgb = rgb.expand(*rgb.shape[:-1], 3)
-        crops = [match_channels(rgb[r::regions], originals.shape[-1]) for r in range(regions)]
-        out = stitch(originals, stitcher.composite, stitcher.plan, crops, variants,
-                     color_correct=stitcher.color_correct, denoise_full=stitcher.denoise)
-        return io.NodeOutput(intermediate(out))
+        crops = crops_by_region(to_rgb(inpainted_image), regions)
+        return io.NodeOutput(stitcher.stitch(crops, count // regions).to(home))

@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
 import comfy.samplers
-import torch
 from comfy_api.latest import io
 
-from .options import InpaintOptions, OptionsType
-from .pipeline import crop_stage, intermediate, regions_ui
-from .sampling import SamplerSettings, check_conditioning, encode_prompts, inpaint_stage, model_traits
+from .options import OptionsType, crop_widgets
+from .pipeline import CropWidgets, Prompt, inpaint
+from .types import SamplerSettings
 
 NODE = "FluxFill Inpainter"
 MAX_SEED = 0xFFFFFFFFFFFFFFFF
-
-
-def crop_widgets() -> list:
-    """The crop settings users touch most; shared with the Crop node (same names, same meaning)."""
-    return [
-        io.Float.Input("context", default=1.0, min=0.0, max=8.0, step=0.05,
-                       tooltip="How much surrounding image each crop includes, as a multiple of the "
-                               "automatic context (max(longest side / 16, half the region's size))."),
-        io.Int.Input("grow", default=0, min=-512, max=512, step=1,
-                     tooltip="Grow the mask by this many pixels on every side (negative shrinks)."),
-        io.Int.Input("feather", default=16, min=0, max=512, step=1,
-                     tooltip="Width in pixels of the soft blend outside the mask. The sampler may "
-                             "change this band too, so no un-denoised pixels are blended in."),
-        io.Float.Input("target_megapixels", default=1.0, min=0.01, max=16.0, step=0.01,
-                       tooltip="Each crop is resized, keeping its aspect ratio, to about this many "
-                               "megapixels (Flux works best near 1.0)."),
-    ]
 
 
 class FluxFillInpainter(io.ComfyNode):
@@ -42,8 +22,8 @@ class FluxFillInpainter(io.ComfyNode):
             category="inpaint/FluxFill",
             description="Finds each masked region, crops it with context at the model's native size, "
                         "inpaints it (Flux Fill, SD inpaint, or any model via the noise mask) with "
-                        "differential diffusion, and stitches it back: pixels outside the mask are "
-                        "never altered.",
+                        "differential diffusion, and stitches it back: pixels outside the mask and "
+                        "its feather band are never altered.",
             inputs=[
                 io.Model.Input("model", tooltip="Flux Fill, an SD inpainting model, or any model "
                                                 "(then the noise mask alone drives the inpaint)."),
@@ -54,11 +34,12 @@ class FluxFillInpainter(io.ComfyNode):
                 io.Mask.Input("mask", tooltip="White (1) = inpaint. Several separate areas are "
                                               "cropped and sampled on their own."),
                 io.Int.Input("seed", default=0, min=0, max=MAX_SEED, control_after_generate=True,
-                             tooltip="Noise seed; variation j uses seed + j."),
+                             tooltip="Noise seed; variation j uses seed + j (modulo 2^64), for every sampler."),
                 io.Int.Input("steps", default=20, min=1, max=10000,
                              tooltip="Sampling steps (20-50 for Flux Fill)."),
                 io.Float.Input("cfg", default=1.0, min=0.0, max=100.0, step=0.1, round=0.01,
-                               tooltip="Classifier-free guidance; keep 1.0 for Flux (use 'guidance')."),
+                               tooltip="Classifier-free guidance; keep 1.0 for Flux (use 'guidance'). Above 1 "
+                                       "the negative is the empty prompt encoded with 'clip'."),
                 io.Combo.Input("sampler_name", options=comfy.samplers.KSampler.SAMPLERS, default="euler",
                                tooltip="Sampling algorithm."),
                 io.Combo.Input("scheduler", options=comfy.samplers.KSampler.SCHEDULERS, default="simple",
@@ -70,10 +51,13 @@ class FluxFillInpainter(io.ComfyNode):
                 io.Int.Input("batch_size", default=1, min=1, max=16,
                              tooltip="Number of variations per image, sampled together."),
                 io.Boolean.Input("differential_attention", default=True,
-                                 tooltip="Differential diffusion: grey mask values are changed "
-                                         "proportionally, for seamless edges."),
-                io.Float.Input("guidance", default=30.0, min=0.0, max=100.0, step=0.1,
-                               tooltip="Flux guidance (about 30 for Flux Fill); ignored by other models."),
+                                 tooltip="Differential diffusion: the denoise mask's gradient over the feather "
+                                         "band is followed step by step, for seamless edges."),
+                io.Float.Input("guidance", default=0.0, min=0.0, max=100.0, step=0.1,
+                               tooltip="Flux guidance. 0 = automatic: guidance already set on 'condition' "
+                                       "(e.g. FluxGuidance) is kept, else the model's default (30 for Flux "
+                                       "Fill, 3.5 for other guidance-distilled Flux). Above 0: used as set. "
+                                       "Ignored by models without a guidance input (SD, Chroma)."),
                 io.Float.Input("dd_strength", default=1.0, min=0.0, max=1.0, step=0.01,
                                tooltip="Differential diffusion strength; 0 = the soft mask alone."),
                 *crop_widgets(),
@@ -88,7 +72,8 @@ class FluxFillInpainter(io.ComfyNode):
                 io.Image.Output("inpainted", display_name="image",
                                 tooltip="Full-size results, batch = images x batch_size (image-major)."),
                 io.Latent.Output("latent", display_name="latent",
-                                 tooltip="Sampled crop latents, rows region r * batch_size + variant j."),
+                                 tooltip="Sampled crop latents, rows variant j * regions + region r (the "
+                                         "layout FluxFill Stitch reads). Nothing sampled: one zero row."),
                 io.Mask.Output("composite_mask", display_name="mask",
                                tooltip="The blend mask used by the stitch, full size."),
                 io.Clip.Output("clip_out", display_name="clip"),
@@ -104,22 +89,7 @@ class FluxFillInpainter(io.ComfyNode):
     def execute(cls, model, text, vae, image, mask, seed, steps, cfg, sampler_name, scheduler, denoise,
                 noise_mask, batch_size, differential_attention, guidance, dd_strength, context, grow,
                 feather, target_megapixels, clip=None, condition=None, options=None) -> io.NodeOutput:
-        traits = model_traits(model, vae, NODE)
-        positive, negative = encode_prompts(clip, text, condition, traits, NODE)
-        check_conditioning(model, positive, NODE, "condition" if condition is not None else "clip")
-        opts = (options or InpaintOptions()).with_main_widgets(
-            context=context, grow=grow, feather=feather, target_mp=target_megapixels, multiple=traits.multiple)
-        stage = crop_stage(image, mask, opts, NODE)
         settings = SamplerSettings(seed, steps, cfg, sampler_name, scheduler, denoise, noise_mask, batch_size,
                                    guidance, differential_attention, dd_strength)
-        variants = batch_size
-        if stage.empty or denoise <= 0:
-            images = stage.stitcher.originals.repeat_interleave(variants, dim=0)
-            latent = {"samples": torch.zeros((0, model.model.latent_format.latent_channels, 1, 1))}
-        else:
-            images, latent = inpaint_stage(stage, model, vae, positive, negative, settings, traits, NODE)
-        composite = stage.stitcher.composite.repeat_interleave(variants, dim=0)
-        seeds = ",".join(str(seed + j) for j in range(variants))
-        return io.NodeOutput(
-            intermediate(images), latent, intermediate(composite), clip, vae, seed, seeds,
-            json.dumps(stage.plan.to_dict()), ui=regions_ui(stage, cls))
+        return inpaint(cls, NODE, model, vae, image, mask, Prompt(text, clip, condition), settings,
+                       CropWidgets(context, grow, feather, target_megapixels), options)

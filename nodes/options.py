@@ -1,4 +1,4 @@
-"""Inpaint Options node: the settings users touch rarely, kept off the main node."""
+"""Inpaint Options: the settings users touch rarely, the widgets several nodes share, every option list."""
 
 from __future__ import annotations
 
@@ -7,15 +7,18 @@ from dataclasses import dataclass, field, replace
 import torch
 from comfy_api.latest import io
 
-from ..crop_stitch import CropSettings, MaskSettings
+from ..crop_stitch import (
+    DEFAULT_THRESHOLD,
+    PAD_MODES,
+    PREFILL_MODES,
+    RESAMPLE_MODES,
+    TARGET_MODES,
+    CropSettings,
+    MaskSettings,
+)
+from .types import EDIT_MODES, INPAINT
 
 OptionsType = io.Custom("FFI_OPTIONS")
-
-TARGET_MODES = ["area", "fixed", "none"]
-RESAMPLE_MODES = ["bicubic", "bilinear", "area", "nearest-exact"]
-PAD_MODES = ["replicate", "reflect"]
-EDIT_MODES = ["inpaint", "channel_edit", "spatial_concat", "kontext", "repaint"]
-PREFILL_MODES = ["grey", "blur", "telea", "navier_stokes"]
 
 MODE_TOOLTIP = (
     "inpaint: the model's own inpaint path (Flux Fill / SD inpaint concat, else noise mask). "
@@ -43,14 +46,18 @@ PREFILL_TOOLTIP = (
 
 @dataclass(frozen=True)
 class InpaintOptions:
-    """Everything the Crop, Stitch and Inpainter nodes read beyond their own widgets."""
+    """Everything the Crop, Stitch and Inpainter nodes read beyond their own widgets.
+
+    `resample` applies to both directions: crops are resized to the model's size with it, and the
+    inpainted crops back to their original size.
+    """
 
     mask: MaskSettings = field(default_factory=MaskSettings)
     crop: CropSettings = field(default_factory=CropSettings)
     resample: str = "bicubic"
     color_correct: bool = False
     binarize_concat_mask: bool = True
-    mode: str = "inpaint"
+    mode: str = INPAINT
     prefill: str = "grey"
     reference: torch.Tensor | None = field(default=None, compare=False, repr=False)
 
@@ -62,18 +69,37 @@ class InpaintOptions:
         return replace(self, mask=replace(self.mask, grow_px=grow, feather_px=feather), crop=crop)
 
 
+def crop_widgets() -> list:
+    """The crop settings users touch most, on the Inpainter and the Crop node (same names, same meaning)."""
+    return [
+        io.Float.Input("context", default=1.0, min=0.0, max=8.0, step=0.05,
+                       tooltip="How much surrounding image each crop includes, as a multiple of the "
+                               "automatic context (max(longest side / 16, half the region's size))."),
+        io.Int.Input("grow", default=0, min=-512, max=512, step=1,
+                     tooltip="Grow the mask by this many pixels on every side (negative shrinks)."),
+        io.Int.Input("feather", default=16, min=0, max=512, step=1,
+                     tooltip="Width in original pixels of the band outside the mask where the result is "
+                             "blended into the image. The sampler may change this band too, with a "
+                             "gradient that differential diffusion follows, so the edge is seamless."),
+        io.Float.Input("target_megapixels", default=1.0, min=0.01, max=16.0, step=0.01,
+                       tooltip="Each crop is resized, keeping its aspect ratio, to about this many "
+                               "megapixels (1.0 = 1024 x 1024, where Flux works best)."),
+    ]
+
+
 def options_inputs() -> list:
     return [
         io.Boolean.Input("invert_mask", default=False,
                          tooltip="Invert the mask first: use for masks in the 1 = keep convention."),
-        io.Float.Input("hipass", default=0.0, min=0.0, max=1.0, step=0.01,
-                       tooltip="Mask values below this become 0 (drops faint brush strokes)."),
+        io.Float.Input("hipass", default=DEFAULT_THRESHOLD, min=0.0, max=1.0, step=0.01,
+                       tooltip="Mask values below this become 0: drops the faint specks JPEG and "
+                               "antialiasing leave, which would otherwise become regions of their own."),
         io.Boolean.Input("fill_holes", default=False,
                          tooltip="Fill enclosed holes in the mask, keeping the surrounding grey level."),
         io.Float.Input("stabilize", default=0.99, min=0.5, max=1.0, step=0.01,
                        tooltip="Mask values at or above this become 1, so a nearly opaque mask "
                                "cannot let the original show through."),
-        io.Combo.Input("target_mode", options=TARGET_MODES, default="area",
+        io.Combo.Input("target_mode", options=list(TARGET_MODES), default="area",
                        tooltip="area: keep the crop's aspect ratio at the target megapixels; "
                                "fixed: resize every crop to fixed_width x fixed_height; none: no resize."),
         io.Int.Input("min_side", default=512, min=64, max=8192, step=8,
@@ -96,32 +122,36 @@ def options_inputs() -> list:
         io.Boolean.Input("shared_target", default=False,
                          tooltip="Give every region the same crop size (one sampler call, one latent "
                                  "batch) by widening crops to a common aspect ratio."),
-        io.Combo.Input("pad_mode", options=PAD_MODES, default="replicate",
+        io.Combo.Input("pad_mode", options=list(PAD_MODES), default="replicate",
                        tooltip="How a crop larger than the image is padded (the pad is never masked)."),
-        io.Combo.Input("resample", options=RESAMPLE_MODES, default="bicubic",
-                       tooltip="Resampling used to resize image crops (masks always use bilinear)."),
+        io.Combo.Input("resample", options=list(RESAMPLE_MODES), default="bicubic",
+                       tooltip="Resampling used to resize image crops to the model's size and the "
+                               "inpainted crops back (masks always use bilinear)."),
         io.Boolean.Input("color_correct", default=False,
                          tooltip="Match colour and tone of the inpainted area to its surroundings with "
                                  "a smooth, spatially varying correction fitted just outside the mask."),
         io.Boolean.Input("binarize_concat_mask", default=True,
-                         tooltip="Give Flux Fill a binary mask in its concat channels, as its reference "
-                                 "pipeline does; the soft mask still drives the noise mask."),
+                         tooltip="FluxFill Inpainter only: give Flux Fill a binary mask in its concat "
+                                 "channels, as its reference pipeline does; the soft mask still drives the "
+                                 "noise mask. (The Crop node outputs soft masks; what consumes them "
+                                 "downstream decides.)"),
         # optional widgets: API graphs and workflows saved before they existed still validate (defaults apply)
-        io.Combo.Input("mode", options=EDIT_MODES, default="inpaint", optional=True, tooltip=MODE_TOOLTIP),
-        io.Combo.Input("prefill", options=PREFILL_MODES, default="grey", optional=True, tooltip=PREFILL_TOOLTIP),
+        io.Combo.Input("mode", options=list(EDIT_MODES), default=INPAINT, optional=True, tooltip=MODE_TOOLTIP),
+        io.Combo.Input("prefill", options=list(PREFILL_MODES), default="grey", optional=True, tooltip=PREFILL_TOOLTIP),
         io.Image.Input("reference", optional=True,
                        tooltip="Reference image for spatial_concat and kontext (resized to cover each crop, "
                                "centre-cropped; one image, or one per input image). Unconnected: the crop itself."),
     ]
 
 
-def build_options(invert_mask: bool = False, hipass: float = 0.0, fill_holes: bool = False,
+def build_options(invert_mask: bool = False, hipass: float = DEFAULT_THRESHOLD, fill_holes: bool = False,
                   stabilize: float = 0.99, target_mode: str = "area", min_side: int = 512,
                   max_side: int = 2048, fixed_width: int = 1024, fixed_height: int = 1024,
                   min_crop: int = 512, min_context: int = 64, merge_gap: int = 32, max_regions: int = 8,
                   shared_target: bool = False, pad_mode: str = "replicate", resample: str = "bicubic",
-                  color_correct: bool = False, binarize_concat_mask: bool = True, mode: str = "inpaint",
+                  color_correct: bool = False, binarize_concat_mask: bool = True, mode: str = INPAINT,
                   prefill: str = "grey", reference: torch.Tensor | None = None) -> InpaintOptions:
+    """InpaintOptions from the Inpaint Options node's widgets, or ValueError naming the bad one."""
     if min_side > max_side:
         raise ValueError(f"Inpaint Options: min_side ({min_side}) is larger than max_side ({max_side}).")
     if mode not in EDIT_MODES:

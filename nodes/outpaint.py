@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import comfy.model_management
 from comfy_api.latest import io
 
 from ..crop_stitch.outpaint import FILL_MODES, SIZE_UNITS, extend_canvas, resolve_padding
-from .pipeline import InputError, check_image, check_mask, compute_device, intermediate
+from .inputs import InputError, check_image, check_mask
 
 NODE = "FluxFill Outpaint Canvas"
 MAX_PAD = 8192
@@ -65,7 +66,7 @@ class OutpaintCanvas(io.ComfyNode):
             pad = resolve_padding(image.shape[1], image.shape[2], left, top, right, bottom, units, factor)
         except ValueError as exc:
             raise InputError(f"{NODE}: {exc}") from exc
-        device = compute_device()
-        fitted = None if mask is None else check_mask(mask, image, NODE).to(device)
-        canvas, canvas_mask = extend_canvas(image.to(device), pad, fill=fill, feather=feather, mask=fitted)
-        return io.NodeOutput(intermediate(canvas), intermediate(canvas_mask))
+        home = comfy.model_management.intermediate_device()
+        fitted = None if mask is None else check_mask(mask, image, NODE).to(home)
+        canvas, canvas_mask = extend_canvas(image.to(home), pad, fill=fill, feather=feather, mask=fitted)
+        return io.NodeOutput(canvas, canvas_mask)

@@ -107,3 +107,11 @@ def small_models(comfy):
 
     (clip,) = nodes.CLIPLoader().load_clip(CLIP_L_FILE, "stable_diffusion")
     return small_flux_patcher(), small_flux_vae(), clip
+
+
+@pytest.fixture()
+def spy(monkeypatch):
+    """Records every comfy.sample.sample call of the test (see node_calls.SamplerSpy)."""
+    from node_calls import SamplerSpy
+
+    return SamplerSpy(monkeypatch)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from comfy_host import run_node
 
 
@@ -33,3 +35,35 @@ def inpaint(models, image, mask, *, options=None, clip=True, **overrides):
     if options is not None:
         inputs["options"] = options
     return run_node(FluxFillInpainter, **inputs)
+
+
+def prepare(vae, pixels, mask, positive, negative, **options) -> SimpleNamespace:
+    """diff_attention.prepare_inpaint_latent, its concat values put on the conditioning with the host's
+    own `conditioning_set_values`, as nodes/prepare.py does."""
+    import node_helpers
+    from fluxfill_inpainter.diff_attention import prepare_inpaint_latent
+
+    out = prepare_inpaint_latent(vae, pixels, mask, **options)
+    values = out.concat or {}
+    return SimpleNamespace(latent=out.latent, concat=out.concat,
+                           positive=node_helpers.conditioning_set_values(positive, values),
+                           negative=node_helpers.conditioning_set_values(negative, values))
+
+
+class SamplerSpy:
+    """Wraps comfy.sample.sample: records what every sampler call got and returned."""
+
+    def __init__(self, monkeypatch):
+        import comfy.sample
+
+        self.calls: list[dict] = []
+        real = comfy.sample.sample
+
+        def spy(model, noise, steps, cfg, sampler_name, scheduler, positive, negative, latent_image, **kw):
+            out = real(model, noise, steps, cfg, sampler_name, scheduler, positive, negative, latent_image, **kw)
+            self.calls.append(dict(positive=positive, negative=negative, latent_image=latent_image.clone(),
+                                   noise_mask=kw.get("noise_mask"), samples=out.clone(), noise=noise,
+                                   seed=kw.get("seed"), model=model, sampler_name=sampler_name))
+            return out
+
+        monkeypatch.setattr(comfy.sample, "sample", spy)

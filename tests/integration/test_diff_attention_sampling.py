@@ -13,10 +13,9 @@ import torch
 from fluxfill_inpainter.diff_attention import (
     apply_differential_diffusion,
     differential_denoise_mask,
-    inpaint_kind,
-    prepare_inpaint_latent,
     region_variant_noise,
 )
+from node_calls import prepare
 
 SEED = 1234
 
@@ -77,7 +76,7 @@ def sample_with_noise(host, model, noise, positive, negative, latent, steps=4, c
 @pytest.fixture(scope="module")
 def small_inputs(host):
     pixels, mask = make_image(1, 64, 64, seed=1), blob_mask(1, 64, 64)
-    prep = prepare_inpaint_latent(host.vae, pixels, mask, make_cond(1), make_cond(2))
+    prep = prepare(host.vae, pixels, mask, make_cond(1), make_cond(2))
     return SimpleNamespace(pixels=pixels, mask=mask, prep=prep)
 
 
@@ -180,9 +179,9 @@ def test_variant_batch_matches_seed_plus_j_runs(host, small_inputs) -> None:
     variants = 3
     model = apply_differential_diffusion(host.fill, 0.7)
     pos, neg = make_cond(3), make_cond(4)
-    batch = prepare_inpaint_latent(host.vae, small_inputs.pixels, small_inputs.mask, pos, neg,
+    batch = prepare(host.vae, small_inputs.pixels, small_inputs.mask, pos, neg,
                                    variants=variants)
-    single = prepare_inpaint_latent(host.vae, small_inputs.pixels, small_inputs.mask, pos, neg)
+    single = prepare(host.vae, small_inputs.pixels, small_inputs.mask, pos, neg)
     shape = tuple(single.latent["samples"].shape)
     (noise,) = region_variant_noise([shape], SEED, variants)
     assert torch.equal(noise[:1], host.sample.prepare_noise(single.latent["samples"], SEED))
@@ -212,6 +211,7 @@ def small_sd15(in_channels: int):
 
 
 def test_inpaint_kind(host, loaded) -> None:
+    from fluxfill_inpainter.nodes.family import inpaint_kind
     from tiny_models import small_flux_patcher
 
     assert inpaint_kind(loaded.fill) == "flux_fill"
@@ -230,7 +230,7 @@ def test_inpaint_kind(host, loaded) -> None:
 def loaded_run(host, loaded):
     """Our path on the loader-detected files: prepare, DD patch, region noise, sample (2 steps)."""
     pixels, mask = make_image(1, 36, 44, seed=5), blob_mask(1, 36, 44)
-    prep = prepare_inpaint_latent(loaded.vae, pixels, mask, loaded.positive, loaded.negative)
+    prep = prepare(loaded.vae, pixels, mask, loaded.positive, loaded.negative)
     model = apply_differential_diffusion(loaded.fill, 1.0)
     (noise,) = region_variant_noise([tuple(prep.latent["samples"].shape)], SEED, 1)
     samples = sample_with_noise(host, model, noise, prep.positive, prep.negative, prep.latent,
@@ -250,7 +250,7 @@ def test_loaded_files_pipeline_matches_core_nodes(host, loaded, loaded_run) -> N
 
 def test_binarized_concat_mask_effect_on_loaded_fill(host, loaded, loaded_run) -> None:
     """Measured, not judged: how much rounding the concat mask moves a soft-mask result."""
-    hard = prepare_inpaint_latent(loaded.vae, loaded_run.pixels, loaded_run.mask, loaded.positive,
+    hard = prepare(loaded.vae, loaded_run.pixels, loaded_run.mask, loaded.positive,
                                   loaded.negative, binarize_concat_mask=True)
     soft_samples = loaded_run.samples
     hard_samples = sample_with_noise(host, loaded_run.model, loaded_run.noise, hard.positive, hard.negative,

@@ -80,19 +80,27 @@ def test_two_separate_blobs_are_two_regions_in_one_output(models):
     assert out.ui is not None, "the regions preview is returned as UI images"
 
 
-def test_empty_mask_returns_the_input_untouched(models):
+def test_empty_mask_returns_the_input_untouched_and_samples_nothing(models, spy):
+    import nodes
+
     image = torch.rand(2, 48, 48, 3)
     out = inpaint(models, image, torch.zeros(2, 48, 48), options=small_options(), batch_size=2)
     assert torch.equal(out.result[0], image.repeat_interleave(2, dim=0))
-    assert out.result[1]["samples"].shape[0] == 0
     assert json.loads(out.result[7])["regions"] == []
+    assert spy.calls == [], "nothing may be sampled"
+    latent = out.result[1]
+    assert latent["samples"].shape == (1, 16, 8, 8) and not latent["samples"].any()
+    with torch.inference_mode():  # as ComfyUI's executor runs nodes
+        (decoded,) = nodes.VAEDecode().decode(models[1], latent)  # any core latent node accepts it
+    assert decoded.shape == (1, 64, 64, 3)
 
 
-def test_denoise_zero_returns_the_input_untouched(models):
+def test_denoise_zero_returns_the_input_untouched(models, spy):
     image = torch.rand(1, 48, 48, 3)
     mask = torch.ones(1, 48, 48)
     out = inpaint(models, image, mask, options=small_options(), denoise=0.0)
     assert torch.equal(out.result[0], image)
+    assert spy.calls == []
 
 
 def test_inputs_are_not_mutated(models):

@@ -21,29 +21,6 @@ def models(comfy):
             "vae": small_flux_vae(), "clip": clip}
 
 
-class SamplerSpy:
-    """Wraps comfy.sample.sample: records what every sampler call got and returned."""
-
-    def __init__(self, monkeypatch):
-        import comfy.sample
-
-        self.calls: list[dict] = []
-        real = comfy.sample.sample
-
-        def spy(model, noise, steps, cfg, sampler_name, scheduler, positive, negative, latent_image, **kw):
-            out = real(model, noise, steps, cfg, sampler_name, scheduler, positive, negative, latent_image, **kw)
-            self.calls.append(dict(positive=positive, negative=negative, latent_image=latent_image.clone(),
-                                   noise_mask=kw.get("noise_mask"), samples=out.clone(), noise=noise))
-            return out
-
-        monkeypatch.setattr(comfy.sample, "sample", spy)
-
-
-@pytest.fixture
-def spy(monkeypatch):
-    return SamplerSpy(monkeypatch)
-
-
 def options(**kw):
     from fluxfill_inpainter.nodes.options import build_options
 
@@ -133,14 +110,15 @@ def test_kontext_needs_a_flux_model_without_concat_channels(models):
 
 
 def test_spatial_concat_canvas_is_reference_then_crop(models, spy):
-    from fluxfill_inpainter.nodes.pipeline import crop_images, crop_stage
+    from fluxfill_inpainter.nodes.crop_stage import crop_images, crop_stage
 
     image, mask = scene(2, 64, 128)
     opts = options(mode="spatial_concat")
     result, latent, composite = inpaint(models, image, mask, opts)[:3]
     (call,) = spy.calls
     staged = opts.with_main_widgets(context=1.0, grow=0, feather=4, target_mp=0.02, multiple=16)
-    crop, crop_mask = crop_images(crop_stage(image, mask, staged, NODE), [0])
+    batch = crop_images(crop_stage(image, mask, staged, NODE), [0])
+    crop, crop_mask, inpaint_mask = batch.images, batch.denoise, batch.inpaint
     h, w = crop.shape[1:3]
     assert w % 16 == 0 and call["latent_image"].shape[-2:] == (h // 8, 2 * w // 8), "canvas = 2 x crop width"
     canvas = torch.cat([crop, crop], dim=2)
@@ -150,8 +128,8 @@ def test_spatial_concat_canvas_is_reference_then_crop(models, spy):
     torch.testing.assert_close(noise_mask[..., w:], crop_mask)
     concat = call["positive"][0][1]
     assert (concat["concat_mask"][..., :w] == 0).all()
-    # only the target half is greyed: the reference half of the concat image is the plain crop
-    greyed = (crop - 0.5) * (1 - crop_mask.round()).unsqueeze(-1) + 0.5
+    # only the target half is greyed (under the inpaint mask): the reference half is the plain crop
+    greyed = (crop - 0.5) * (1 - inpaint_mask.round()).unsqueeze(-1) + 0.5
     expected = models["vae"].encode(torch.cat([crop, greyed], dim=2))
     torch.testing.assert_close(concat["concat_latent_image"], expected, atol=1e-5, rtol=0)
     # the output latent is the target (right) half of the sampled canvas; the image is stitched from it

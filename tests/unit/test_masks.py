@@ -8,8 +8,8 @@ from collections import deque
 import pytest
 import torch
 from fluxfill_inpainter.crop_stitch import (
+    DEFAULT_THRESHOLD,
     MaskSettings,
-    feather,
     fill_holes,
     fit_mask_to_image,
     grow,
@@ -108,18 +108,6 @@ def test_grow_works_on_2d_and_keeps_input() -> None:
     assert torch.equal(m, before)
 
 
-def test_feather_reach_and_border() -> None:
-    m = torch.zeros(1, 64, 64)
-    m[0, :, :32] = 1.0
-    f = feather(m, 8)[0]
-    assert torch.all(f[:, :20] == 1.0)  # far from the edge: untouched
-    assert torch.all(f[:, 45:] == 0.0)  # beyond the reach: untouched
-    assert 0.3 < f[10, 31].item() < 0.7 and 0.3 < f[10, 32].item() < 0.7
-    # the left image border is not faded (no zero padding)
-    assert torch.allclose(f[:, 0], torch.ones(64))
-    assert torch.equal(feather(m, 0), m) and feather(m, 0).data_ptr() != m.data_ptr()
-
-
 def test_fill_holes_grey_level() -> None:
     m = torch.zeros(1, 24, 24)
     m[0, 4:20, 4:20] = 0.6
@@ -180,19 +168,65 @@ def test_fit_mask_broadcast_resize_and_errors() -> None:
     assert odd.shape == (3, 64, 96) and torch.all(odd == 0)
 
 
+def brute_distance(support: torch.Tensor) -> torch.Tensor:
+    """Euclidean distance of every pixel of [H,W] to the nearest True pixel (brute force)."""
+    ys, xs = torch.nonzero(support, as_tuple=True)
+    gy, gx = torch.meshgrid(torch.arange(support.shape[0]), torch.arange(support.shape[1]), indexing="ij")
+    d2 = (gy[..., None] - ys) ** 2 + (gx[..., None] - xs) ** 2
+    return d2.min(dim=-1).values.float().sqrt()
+
+
 def test_prepare_masks_composite_and_denoise_relations() -> None:
     m = torch.zeros(2, 50, 70)
     m[0, 10:20, 5:30] = 1.0
     m[1, 0:5, 60:70] = 0.98  # nearly opaque, at the border
     pm = prepare_masks(m, MaskSettings(stabilize=0.98, feather_px=6))
     assert torch.all(pm.composite[m > 0] == 1.0) and torch.all(pm.denoise[m > 0] == 1.0)
+    assert torch.equal(pm.inpaint, (m > 0).float())
     assert torch.all(pm.denoise[pm.composite > 0] > 0)
     assert torch.all(pm.composite <= pm.denoise)
-    # the ramp is smooth and reaches exactly feather_px pixels out
-    row = pm.composite[0, 15, 30:40].tolist()
-    assert all(a > b for a, b in zip(row[:6], row[1:7], strict=True)) and row[6] == 0.0
-    assert pm.denoise[0, 15, 35] == 1.0 and pm.denoise[0, 15, 36] == 0.0
+    # both ramps fall strictly and reach exactly feather_px pixels out
+    for ramp in (pm.composite[0, 15, 29:40].tolist(), pm.denoise[0, 15, 29:40].tolist()):
+        assert all(a > b for a, b in zip(ramp[:7], ramp[1:8], strict=True)) and ramp[7] == 0.0
     assert m[1, 0, 60] == pytest.approx(0.98)  # input untouched
+
+
+def test_denoise_band_is_a_gradient_of_feather_pixels() -> None:
+    """A painted (binary) mask gets a grey denoise band feather px wide: what differential diffusion acts on.
+
+    Oracle: t = 1 - d / (feather + 1) from a brute-force distance; denoise = 2t - t^2, composite = smoothstep(t).
+    """
+    feather = 8
+    m = torch.zeros(1, 48, 48)
+    yy, xx = torch.meshgrid(torch.arange(48), torch.arange(48), indexing="ij")
+    m[0][(yy - 24) ** 2 + (xx - 22) ** 2 <= 64] = 1.0
+    pm = prepare_masks(m, MaskSettings(feather_px=feather))
+    d = brute_distance(m[0] > 0)
+    t = (1 - d / (feather + 1)).clamp(min=0) * (d <= feather)
+    assert torch.allclose(pm.denoise[0], 2 * t - t * t, atol=1e-5)
+    assert torch.allclose(pm.composite[0], t * t * (3 - 2 * t), atol=1e-5)
+    band = (d > 0) & (d <= feather)
+    grey = (pm.denoise[0] > 0) & (pm.denoise[0] < 1)
+    assert torch.equal(grey, band)  # every band pixel is grey, no pixel outside it is
+    assert pm.denoise[0, 24, 22 + 8 + 4].item() == pytest.approx(1 - (4 / 9) ** 2, abs=1e-6)  # 4 px out: 2t - t^2
+
+
+def test_soft_masks_keep_composite_at_or_below_denoise() -> None:
+    gen = torch.Generator().manual_seed(3)
+    m = torch.rand(2, 40, 40, generator=gen) * (torch.rand(2, 40, 40, generator=gen) > 0.9)
+    pm = prepare_masks(m, MaskSettings(feather_px=5, hipass=0.0))
+    assert torch.all(pm.composite <= pm.denoise + 1e-7)
+    assert torch.equal(pm.composite > 0, pm.denoise > 0)
+    assert torch.all(pm.denoise >= m)  # the sampler may change at least what was asked
+
+
+def test_default_threshold_drops_faint_specks() -> None:
+    assert MaskSettings().hipass == DEFAULT_THRESHOLD == 0.1
+    m = torch.full((1, 32, 32), 0.002)
+    m[0, 8:12, 8:12] = 1.0
+    pm = prepare_masks(m, MaskSettings(feather_px=2))
+    assert torch.count_nonzero(pm.denoise[0, 20:, 20:]) == 0  # the haze is gone far from the blob
+    assert torch.all(pm.inpaint[0, 8:12, 8:12] == 1.0)
 
 
 def test_prepare_masks_order_invert_hipass_fill_grow() -> None:
@@ -207,6 +241,7 @@ def test_prepare_masks_order_invert_hipass_fill_grow() -> None:
     expected[8:22, 8:22] = 1.0
     for y, x in ((8, 8), (8, 9), (9, 8)):  # a radius-2 disk rounds the square's corners
         expected[y, x] = expected[y, 29 - x] = expected[29 - y, x] = expected[29 - y, 29 - x] = 0
+    assert torch.equal(pm.inpaint[0], expected)
     assert torch.equal(pm.denoise[0], expected)
     assert torch.equal(pm.composite[0], expected)
 
@@ -228,7 +263,6 @@ def test_windowed_ops_equal_full_image_ops() -> None:
         dilate_disk,
         erode_disk,
         fill_holes_window,
-        gaussian_blur,
     )
 
     m = torch.zeros(2, 160, 230)
@@ -241,5 +275,4 @@ def test_windowed_ops_equal_full_image_ops() -> None:
     assert len(active_windows(m > 0, 6)) >= 2  # the blobs really get separate windows
     assert torch.equal(grow(m, 6), dilate_disk(m, 6))
     assert torch.equal(grow(m, -3), erode_disk(m, 3))
-    assert torch.allclose(feather(m, 6), gaussian_blur(m, 2.0, 6), atol=1e-6)
     assert torch.equal(fill_holes(m), fill_holes_window(m))

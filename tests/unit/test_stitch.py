@@ -11,9 +11,11 @@ from fluxfill_inpainter.crop_stitch import (
     Region,
     Stitcher,
     crop_regions,
+    crops_by_region,
     plan_crops,
     prepare_masks,
     stitch,
+    variant_major,
 )
 
 SETTINGS = CropSettings(
@@ -65,7 +67,7 @@ def test_round_trip_unmodified_crops() -> None:
     pm = prepare_masks(m, MaskSettings(feather_px=4))
     plan = plan_crops(pm.denoise, SETTINGS)
     crops = [
-        crop_regions(img, pm.denoise, pm.composite, plan, [i]).images
+        crop_regions(img, pm.inpaint, pm.denoise, plan, [i]).images
         for i in range(len(plan.regions))
     ]
     out = stitch(img, pm.composite, plan, crops, variants=1)
@@ -73,37 +75,38 @@ def test_round_trip_unmodified_crops() -> None:
     assert (out - img).abs().max() < 0.02
 
 
-def test_stitcher_layout_matches_list_stitch() -> None:
+def test_variant_major_layout_round_trips_and_feeds_the_stitcher() -> None:
+    """One batch layout: row j * R + r = variant j of region r (what RepeatImageBatch of R crops gives)."""
     img, m = scene()
-    pm = prepare_masks(m)
+    pm = prepare_masks(m, MaskSettings(feather_px=8))
     plan = plan_crops(pm.denoise, CropSettings(**{**SETTINGS.__dict__, "shared_target": True}))
-    batch = crop_regions(img, pm.denoise, pm.composite, plan)
-    assert batch.images.shape[0] == len(plan.regions) == 3
-    v = 3
-    inpainted = torch.rand(len(plan.regions) * v, *batch.images.shape[1:])
+    batch = crop_regions(img, pm.inpaint, pm.denoise, plan)
+    regions, v = len(plan.regions), 3
+    assert batch.images.shape[0] == regions == 3
+    per_region = [torch.rand(v, *batch.images.shape[1:]) for _ in range(regions)]
+    repeated = torch.cat([torch.stack([per_region[r][j] for r in range(regions)]) for j in range(v)])
+    assert torch.equal(variant_major(per_region), repeated)
+    assert all(torch.equal(a, b) for a, b in zip(crops_by_region(repeated, regions), per_region, strict=True))
     st = Stitcher(originals=img, composite=pm.composite, denoise=pm.denoise, plan=plan)
-    expected = stitch(
-        img, pm.composite, plan, [inpainted[r * v : (r + 1) * v] for r in range(3)], variants=v
-    )
-    assert torch.equal(st.stitch(inpainted, v), expected)
-    assert torch.equal(st.stitch(inpainted), expected)  # variants inferred
+    assert torch.equal(st.stitch(crops_by_region(repeated, regions), v),
+                       stitch(img, pm.composite, plan, per_region, variants=v, denoise_full=pm.denoise))
     with pytest.raises(ValueError):
-        st.stitch(inpainted[:-1], v)
+        crops_by_region(repeated[:-1], regions)
 
 
 def test_crop_regions_requires_one_target_and_pads() -> None:
     img, m = scene()
-    pm = prepare_masks(m)
+    pm = prepare_masks(m, MaskSettings(feather_px=8))
     plan = plan_crops(pm.denoise, SETTINGS)
     assert len(plan.groups_by_target()) == 3
     with pytest.raises(ValueError, match="different target"):
-        crop_regions(img, pm.denoise, pm.composite, plan)
+        crop_regions(img, pm.inpaint, pm.denoise, plan)
     with pytest.raises(ValueError):
-        crop_regions(img, pm.denoise, pm.composite, plan, [])
+        crop_regions(img, pm.inpaint, pm.denoise, plan, [])
     for target, ids in plan.groups_by_target().items():
-        batch = crop_regions(img, pm.denoise, pm.composite, plan, ids, resample="bilinear")
+        batch = crop_regions(img, pm.inpaint, pm.denoise, plan, ids, resample="bilinear")
         assert batch.images.shape == (len(ids), target[1], target[0], 3)
-        assert batch.denoise.shape == batch.composite.shape == (len(ids), target[1], target[0])
+        assert batch.denoise.shape == batch.inpaint.shape == (len(ids), target[1], target[0])
         assert batch.region_indices == ids
 
 
@@ -142,7 +145,7 @@ def test_overlapping_regions_compose_in_plan_order() -> None:
 
 def test_stitch_validates_inputs() -> None:
     img, m = scene()
-    pm = prepare_masks(m)
+    pm = prepare_masks(m, MaskSettings(feather_px=8))
     plan = plan_crops(pm.denoise, SETTINGS)
     crops = [torch.rand(1, r.target[1], r.target[0], 3) for r in plan.regions]
     with pytest.raises(ValueError):
@@ -158,14 +161,14 @@ def test_stitch_validates_inputs() -> None:
 
 def test_no_input_is_mutated() -> None:
     img, m = scene()
-    pm = prepare_masks(m)
+    pm = prepare_masks(m, MaskSettings(feather_px=8))
     plan = plan_crops(pm.denoise, SETTINGS)
     keep = (img.clone(), pm.denoise.clone(), pm.composite.clone())
     crops = [torch.rand(1, r.target[1], r.target[0], 3) for r in plan.regions]
     crops_before = [c.clone() for c in crops]
     stitch(img, pm.composite, plan, crops, 1, color_correct=True, denoise_full=pm.denoise)
     for ids in plan.groups_by_target().values():
-        crop_regions(img, pm.denoise, pm.composite, plan, ids)
+        crop_regions(img, pm.inpaint, pm.denoise, plan, ids)
     assert all(
         torch.equal(a, b) for a, b in zip(keep, (img, pm.denoise, pm.composite), strict=True)
     )

@@ -1,0 +1,64 @@
+"""The crop stage, shared by the Crop node and the FluxFill Inpainter: check, prepare masks, plan, crop.
+
+Full-size tensors (image, masks, the Stitcher's record) stay on ComfyUI's intermediate device; only
+the crops go to the compute device, where the VAE and the sampler need them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import comfy.model_management
+import torch
+
+from ..crop_stitch import CropBatch, CropPlan, Stitcher, crop_regions, plan_crops, prepare_masks, to_rgb
+from .inputs import check_image, check_mask
+from .options import InpaintOptions
+
+log = logging.getLogger("fluxfill_inpainter")
+
+
+@dataclass
+class CropStage:
+    """The planned crops of one run: the stitch record (originals, masks, plan) and the options."""
+
+    stitcher: Stitcher
+    inpaint_mask: torch.Tensor  # [B,H,W] the prepared mask before the feather band
+    options: InpaintOptions
+
+    @property
+    def plan(self) -> CropPlan:
+        return self.stitcher.plan
+
+    @property
+    def empty(self) -> bool:
+        return not self.plan.regions
+
+
+def crop_stage(image: torch.Tensor, mask: torch.Tensor, options: InpaintOptions, node: str) -> CropStage:
+    """Validate, prepare the masks in original pixels and plan one crop per region."""
+    image = check_image(image, node)
+    mask = check_mask(mask, image, node)
+    home = comfy.model_management.intermediate_device()
+    originals = image.to(home)
+    prepared = prepare_masks(mask.to(device=home, dtype=originals.dtype), options.mask)
+    plan = plan_crops(prepared.denoise, options.crop)
+    stitcher = Stitcher(originals=originals, composite=prepared.composite, denoise=prepared.denoise, plan=plan,
+                        color_correct=options.color_correct, resample=options.resample)
+    if plan.regions:
+        sizes = sorted({r.target for r in plan.regions})
+        log.info("%s: %d region(s) in %d image(s), crop sizes %s", node, len(plan.regions), image.shape[0], sizes)
+    else:
+        log.info("%s: the mask is empty; returning the input image untouched, nothing sampled", node)
+    return CropStage(stitcher=stitcher, inpaint_mask=prepared.inpaint, options=options)
+
+
+def crop_images(stage: CropStage, region_indices: list[int]) -> CropBatch:
+    """RGB crops of regions that share one target size, resized, with their masks, on the compute device."""
+    s = stage.stitcher
+    batch = crop_regions(s.originals, stage.inpaint_mask, s.denoise, s.plan, region_indices,
+                         resample=stage.options.resample)
+    device = comfy.model_management.get_torch_device()
+    return CropBatch(images=to_rgb(batch.images).to(device), inpaint=batch.inpaint.to(device),
+                     denoise=batch.denoise.to(device), region_indices=batch.region_indices)

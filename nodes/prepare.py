@@ -1,0 +1,85 @@
+"""Prepare each group of equal-size crops for sampling, as the edit mode asks: pixels, masks, encodes,
+conditioning. Every crop is encoded once whatever the number of variants."""
+
+from __future__ import annotations
+
+import comfy.model_management
+import node_helpers
+import torch
+
+from ..crop_stitch import prefill as prefill_pixels
+from ..crop_stitch import resize_hwc, to_rgb
+from ..diff_attention import prepare_inpaint_latent
+from .crop_stage import CropStage, crop_images
+from .types import FLUX_FILL, ModelTraits, ModePlan, PreparedGroup
+
+
+def cover_resize(image: torch.Tensor, height: int, width: int, resample: str) -> torch.Tensor:
+    """[N,H,W,C] centre-cropped to the aspect of height x width, then resized to it (no distortion)."""
+    src_h, src_w = image.shape[1:3]
+    scale = max(height / src_h, width / src_w)
+    crop_h = min(src_h, max(1, round(height / scale)))
+    crop_w = min(src_w, max(1, round(width / scale)))
+    top, left = (src_h - crop_h) // 2, (src_w - crop_w) // 2
+    return resize_hwc(image[:, top:top + crop_h, left:left + crop_w], height, width, resample)
+
+
+def reference_pixels(stage: CropStage, region_indices: list[int], like: torch.Tensor) -> torch.Tensor:
+    """The `reference` image for each region (one per input image, or one for all) at the crop size."""
+    reference = stage.options.reference
+    height, width = like.shape[1:3]
+    rows = []
+    for idx in region_indices:
+        image_index = min(stage.plan.regions[idx].image_index, reference.shape[0] - 1)
+        ref = to_rgb(reference[image_index:image_index + 1]).to(device=like.device, dtype=like.dtype)
+        rows.append(cover_resize(ref, height, width, stage.options.resample))
+    return torch.cat(rows)
+
+
+def _reference_latent(stage: CropStage, indices: list[int], vae, plan: ModePlan, crops: torch.Tensor,
+                      sampled: torch.Tensor, variants: int) -> torch.Tensor:
+    """What kontext appends to reference_latents: encode(reference), else encode(the crop itself)."""
+    if stage.options.reference is not None:
+        return vae.encode(reference_pixels(stage, indices, crops)).repeat_interleave(variants, dim=0)
+    if plan.prefill != "grey":  # the sampled latent starts from the pre-filled crop; refer to the original
+        return vae.encode(crops).repeat_interleave(variants, dim=0)
+    return sampled  # encode(crop), rows already region r * variants + j
+
+
+def prepare_group(stage: CropStage, indices: list[int], vae, positive: list, negative: list, variants: int,
+                  traits: ModelTraits, plan: ModePlan, node: str) -> PreparedGroup:
+    """Crop, mask and encode the regions of one group (one target size) as `plan` asks."""
+    batch = crop_images(stage, indices)
+    pixels, inpaint, denoise = batch.images, batch.inpaint, batch.denoise
+    split = 0
+    if plan.side_by_side:
+        left = reference_pixels(stage, indices, pixels) if stage.options.reference is not None else pixels
+        split = pixels.shape[2]
+        pixels = torch.cat([left, pixels], dim=2)
+        inpaint = torch.cat([torch.zeros_like(inpaint), inpaint], dim=2)
+        denoise = torch.cat([torch.zeros_like(denoise), denoise], dim=2)
+    grey_masked = plan.grey_masked
+    if plan.prefill != "grey":
+        pixels = prefill_pixels(pixels, inpaint, plan.prefill, node=f"{node} (Inpaint Options)")
+        grey_masked = False
+    prepared = prepare_inpaint_latent(
+        vae, pixels, denoise, inpaint_mask=torch.ones_like(inpaint) if plan.concat_all_ones else inpaint,
+        noise_mask=plan.noise_mask, variants=variants, concat=plan.concat, grey_masked=grey_masked,
+        binarize_concat_mask=stage.options.binarize_concat_mask and traits.inpaint_kind == FLUX_FILL)
+    if prepared.concat is not None:
+        positive = node_helpers.conditioning_set_values(positive, prepared.concat)
+        negative = node_helpers.conditioning_set_values(negative, prepared.concat)
+    if plan.reference_latent:
+        reference = _reference_latent(stage, indices, vae, plan, batch.images, prepared.latent["samples"], variants)
+        positive = node_helpers.conditioning_set_values(positive, {"reference_latents": [reference]}, append=True)
+    return PreparedGroup(indices, positive, negative, prepared.latent, split)
+
+
+def prepare_groups(stage: CropStage, vae, positive: list, negative: list, variants: int, traits: ModelTraits,
+                   plan: ModePlan, node: str) -> list[PreparedGroup]:
+    """One prepared group per crop size, in plan order."""
+    groups = []
+    for indices in stage.plan.groups_by_target().values():
+        comfy.model_management.throw_exception_if_processing_interrupted()
+        groups.append(prepare_group(stage, indices, vae, positive, negative, variants, traits, plan, node))
+    return groups

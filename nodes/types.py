@@ -1,0 +1,72 @@
+"""Value types shared by the pipeline's stages. Imports nothing of the pack (no import circles)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Edit modes of Inpaint Options (the one list; nodes/options.py and nodes/modes.py read it).
+INPAINT, CHANNEL_EDIT, SPATIAL_CONCAT, KONTEXT, REPAINT = (
+    "inpaint", "channel_edit", "spatial_concat", "kontext", "repaint")
+EDIT_MODES = (INPAINT, CHANNEL_EDIT, SPATIAL_CONCAT, KONTEXT, REPAINT)
+
+# How a model takes the inpaint image (nodes/family.py decides).
+FLUX_FILL = "flux_fill"  # Flux concat: masked-image latent + 8x8-unshuffled mask (Flux Fill)
+CONCAT = "concat"  # concat channels read through concat_keys (SD/SDXL inpaint)
+NO_CONCAT = "none"  # no concat inputs: the noise mask alone drives the inpaint
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """The main node's sampling widgets, as the sampler stage reads them."""
+
+    seed: int
+    steps: int
+    cfg: float
+    sampler_name: str
+    scheduler: str
+    denoise: float
+    noise_mask: bool
+    variants: int  # the `batch_size` widget: variations per image
+    guidance: float  # the `guidance` widget; 0 = automatic (see nodes/prompts.py)
+    differential: bool  # the `differential_attention` widget
+    dd_strength: float
+
+
+@dataclass(frozen=True)
+class ModelTraits:
+    """What the pipeline needs to know about the connected MODEL + VAE (see nodes/family.py)."""
+
+    family: str  # a row of nodes/family.py FAMILIES
+    inpaint_kind: str  # FLUX_FILL | CONCAT | NO_CONCAT
+    concat_inputs: bool  # the model has concat input channels (Flux depth/canny too, though kind is none)
+    multiple: int  # crop sides snap to this: VAE downscale x transformer patch size
+    guidance_embed: bool  # the model reads a `guidance` value (guidance-distilled Flux)
+    default_guidance: float | None  # what `guidance` 0 (automatic) means for this family
+    reads_reference_latents: bool  # the model consumes `reference_latents` (Kontext-style editing)
+    latent_channels: int
+    latent_dimensions: int  # 2 for images; 3 for video-style latents [N,C,T,H,W]
+
+
+@dataclass(frozen=True)
+class ModePlan:
+    """What one edit mode changes in the shared pipeline (nodes/modes.py builds it)."""
+
+    name: str
+    concat: bool  # set concat_latent_image / concat_mask in the conditioning
+    noise_mask: bool  # the latent carries a noise mask (the sampler keeps unmasked latents)
+    grey_masked: bool  # grey the masked pixels of the concat image (core InpaintModelConditioning)
+    concat_all_ones: bool  # concat mask = 1 everywhere (channel_edit)
+    side_by_side: bool  # sample [reference | crop], stitch the right half (spatial_concat)
+    reference_latent: bool  # append the encoded reference to the positive's reference_latents
+    prefill: str  # "grey" = core behaviour; else the masked pixels are filled before encoding
+
+
+@dataclass
+class PreparedGroup:
+    """Crops of one target size, ready to sample: rows r * variants + j = region r, variant j."""
+
+    region_indices: list[int]
+    positive: list
+    negative: list
+    latent: dict
+    split: int = 0  # spatial_concat: first pixel column of the part that is stitched back
