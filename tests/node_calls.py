@@ -67,3 +67,35 @@ class SamplerSpy:
             return out
 
         monkeypatch.setattr(comfy.sample, "sample", spy)
+
+
+def outside_band(mask, reach: int, threshold: float = 0.1, image_shape=None):
+    """Oracle for "outside the mask and its feather band", computed from the user's mask alone.
+
+    True where a pixel is farther than `reach` (= grow + feather, Euclidean) from every mask pixel at
+    or above `threshold` (the pack's default mask threshold). `mask` [B|1,H,W] is broadcast to the
+    image batch of `image_shape` ([B,H,W,C]) when given. The node's own outputs are never consulted.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    m = (mask.float().nan_to_num(0.0, posinf=1.0, neginf=0.0).clamp(0, 1) >= threshold).float()
+    m = m.unsqueeze(0) if m.dim() == 2 else m
+    if image_shape is not None and m.shape[0] != image_shape[0]:
+        m = m.expand(image_shape[0], -1, -1)
+    r = max(0, int(reach))
+    ys, xs = torch.meshgrid(torch.arange(-r, r + 1), torch.arange(-r, r + 1), indexing="ij")
+    disk = ((ys * ys + xs * xs) <= r * r).float()[None, None]
+    near = F.conv2d(m[:, None], disk, padding=r)[:, 0] > 0.5
+    return ~near
+
+
+def assert_untouched_outside(result, image, mask, reach: int, variants: int = 1, threshold: float = 0.1) -> None:
+    """Bit-identical to the input outside the mask grown by `reach`; that outside must not be empty."""
+    import torch
+
+    keep = outside_band(mask, reach, threshold, image.shape).repeat_interleave(variants, dim=0)
+    assert bool(keep.any()), "the test has no outside region: it would prove nothing"
+    originals = image.repeat_interleave(variants, dim=0)
+    assert result.shape == originals.shape
+    assert torch.equal(result[keep], originals[keep])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 from comfy_host import run_node
+from node_calls import assert_untouched_outside
 
 NODE = "FluxFill Inpainter"
 
@@ -51,9 +52,10 @@ def scene(seed: int, height: int = 64, width: int = 96) -> tuple[torch.Tensor, t
     return image, mask
 
 
-def outside_untouched(result: torch.Tensor, image: torch.Tensor, composite: torch.Tensor) -> bool:
-    keep = composite[0] == 0
-    return bool(keep.any()) and torch.equal(result[0][keep], image[0][keep])
+def outside_untouched(result: torch.Tensor, image: torch.Tensor, mask: torch.Tensor, feather: int) -> bool:
+    """Bit-identical outside the user's mask grown by `feather` (oracle from the mask, see node_calls)."""
+    assert_untouched_outside(result, image, mask, reach=feather)
+    return True
 
 
 def test_options_widgets_are_appended_and_default_to_core(comfy):
@@ -90,7 +92,7 @@ def test_channel_edit_all_white_concat_mask_and_ungreyed_crop(models, spy):
         torch.testing.assert_close(entry["concat_latent_image"], models["vae"].encode(image), atol=1e-5, rtol=0)
     torch.testing.assert_close(call["latent_image"], models["vae"].encode(image), atol=1e-5, rtol=0)
     torch.testing.assert_close(call["noise_mask"], soft[:, None])  # the noise mask is the user's soft mask
-    assert outside_untouched(result, image, composite)
+    assert outside_untouched(result, image, soft, 0)
     assert (result[0, 20:44, 36:60] - image[0, 20:44, 36:60]).abs().mean() > 0.01
 
 
@@ -134,7 +136,7 @@ def test_spatial_concat_canvas_is_reference_then_crop(models, spy):
     torch.testing.assert_close(concat["concat_latent_image"], expected, atol=1e-5, rtol=0)
     # the output latent is the target (right) half of the sampled canvas; the image is stitched from it
     torch.testing.assert_close(latent["samples"], call["samples"][..., w // 8:])
-    assert result.shape == image.shape and outside_untouched(result, image, composite)
+    assert result.shape == image.shape and outside_untouched(result, image, mask, 4)
 
 
 def test_spatial_concat_with_a_reference_image(models, spy):
@@ -146,7 +148,7 @@ def test_spatial_concat_with_a_reference_image(models, spy):
     (call,) = spy.calls
     canvas = torch.cat([torch.zeros(1, 64, 64, 3) + torch.tensor([0.9, 0.0, 0.0]), image], dim=2)
     torch.testing.assert_close(call["latent_image"], models["vae"].encode(canvas), atol=1e-5, rtol=0)
-    assert latent["samples"].shape[-1] == 8 and outside_untouched(result, image, composite)
+    assert latent["samples"].shape[-1] == 8 and outside_untouched(result, image, mask, 0)
 
 
 def test_kontext_appends_the_encoded_crop_as_reference_latent(models, spy):
@@ -160,7 +162,7 @@ def test_kontext_appends_the_encoded_crop_as_reference_latent(models, spy):
     assert "reference_latents" not in neg, "as core ReferenceLatent: positive only"
     assert not any(k.startswith("concat") for k in pos), "Kontext models have no concat channels"
     torch.testing.assert_close(call["noise_mask"], mask[:, None])
-    assert outside_untouched(result, image, composite)
+    assert outside_untouched(result, image, mask, 0)
 
 
 def test_kontext_reference_image_and_per_variant_calls(models, spy):
@@ -184,7 +186,7 @@ def test_repaint_on_an_inpaint_model_sends_no_concat_values(models, spy):
     for entry in (call["positive"][0][1], call["negative"][0][1]):
         assert not any(k.startswith("concat") for k in entry)
     assert call["noise_mask"] is not None, "repaint forces the noise mask even when noise_mask is off"
-    assert outside_untouched(result, image, composite)
+    assert outside_untouched(result, image, mask, 4)
 
 
 @pytest.mark.parametrize("mode", ["repaint", "inpaint"])
@@ -221,8 +223,7 @@ def test_outpaint_canvas_then_inpainter(models):
     assert torch.equal(canvas[:, :, 0], image[:, :, 0]), "replicate pre-fill"
     result, _, composite = inpaint(models, canvas, mask, whole_image(), feather=0)[:3]
     assert result.shape == canvas.shape
-    keep = composite[0] == 0
-    assert keep.any() and torch.equal(result[0][keep], canvas[0][keep])
+    assert_untouched_outside(result, canvas, mask, reach=0)
     assert (result[0, :, 84:] - canvas[0, :, 84:]).abs().mean() > 0.01, "the new area was painted"
 
 
@@ -252,8 +253,7 @@ def test_blur_prefill_replaces_the_masked_pixels_in_both_encodes(models, spy):
     torch.testing.assert_close(call["latent_image"], encoded, atol=1e-5, rtol=0)
     torch.testing.assert_close(call["positive"][0][1]["concat_latent_image"], encoded, atol=1e-5, rtol=0)
     assert not torch.allclose(encoded, models["vae"].encode(image), atol=1e-3), "the object is gone from the latent"
-    keep = composite[0] == 0
-    assert torch.equal(result[0][keep], image[0][keep])
+    assert_untouched_outside(result, image, mask, reach=0)
 
 
 def test_opencv_prefill_without_opencv_is_a_clear_error(models, spy):

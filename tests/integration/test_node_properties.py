@@ -9,11 +9,13 @@ from __future__ import annotations
 import copy
 import json
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from node_calls import inpaint, small_options
+from node_calls import inpaint, outside_band, small_options
+from scipy.ndimage import binary_fill_holes
 
 PROPERTY_SETTINGS = settings(max_examples=12, deadline=None, derandomize=True, database=None,
                              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -63,7 +65,12 @@ def test_node_properties(small_models, condition, case):
 
     assert result.shape == (image.shape[0] * variants, *image.shape[1:])
     assert torch.isfinite(result).all()
-    keep = composite == 0
+    assert composite.shape == mask.shape
+    # oracle from the user's mask: outside it grown by grow + feather (holes filled first when asked)
+    user = mask >= 0.1
+    if options.mask.fill_holes:
+        user = torch.from_numpy(np.stack([binary_fill_holes(m.numpy()) for m in user]))
+    keep = outside_band(user.float(), max(0, widgets["grow"]) + widgets["feather"]).repeat_interleave(variants, 0)
     assert torch.equal(result[keep], image.repeat_interleave(variants, dim=0)[keep])
     for region in regions["regions"]:
         pad_l, pad_t, pad_r, pad_b = region["pad"]

@@ -14,7 +14,9 @@ import time
 import psutil
 import pytest
 import torch
-from node_calls import inpaint, small_options
+from node_calls import assert_untouched_outside, inpaint, small_options
+
+FEATHER = 4  # node_calls.inpaint runs with grow 0, feather 4
 
 NODE = "FluxFill Inpainter"
 
@@ -30,13 +32,13 @@ def blob_mask(b: int, h: int, w: int) -> torch.Tensor:
     return mask
 
 
-def assert_safe(result: torch.Tensor, image: torch.Tensor, composite: torch.Tensor, variants: int = 1) -> None:
-    """Right size, finite, and bit-identical to the input wherever the composite mask is 0."""
+def assert_safe(result: torch.Tensor, image: torch.Tensor, mask: torch.Tensor, variants: int = 1,
+                reach: int = FEATHER) -> None:
+    """Right size, finite, and bit-identical to the input outside the user's mask grown by `reach`
+    (the oracle is computed from the mask, never from what the node returned)."""
     assert result.shape == (image.shape[0] * variants, *image.shape[1:])
     assert torch.isfinite(result).all()
-    originals = image.repeat_interleave(variants, dim=0)
-    keep = composite == 0
-    assert torch.equal(result[keep], originals[keep])
+    assert_untouched_outside(result, image, mask, reach, variants)
 
 
 def run(models, image, mask, **kw):
@@ -46,19 +48,23 @@ def run(models, image, mask, **kw):
 
 def test_full_mask_repaints_the_whole_image(models):
     image = torch.rand(1, 48, 64, 3)
-    result, _, composite, *_, regions = run(models, image, torch.ones(1, 48, 64))
+    mask = torch.ones(1, 48, 64)
+    result, _, composite, *_, regions = run(models, image, mask)
     plan = json.loads(regions)
     assert [r["box"] for r in plan["regions"]] == [[0, 0, 64, 48]]
     assert bool((composite == 1).all())
-    assert_safe(result, image, composite)
+    assert result.shape == image.shape and torch.isfinite(result).all()
     assert (result - image).abs().mean() > 0.05
 
 
 def test_grey_half_mask_changes_the_masked_area_only(models):
     image = torch.rand(1, 48, 48, 3)
-    mask = torch.full((1, 48, 48), 0.5)
+    mask = blob_mask(1, 48, 48) * 0.5  # a half-opaque blob with a real outside
     result, _, composite, *_ = run(models, image, mask)
-    assert_safe(result, image, composite)
+    assert_safe(result, image, mask)
+    inside = mask[0] > 0
+    assert (result[0][inside] - image[0][inside]).abs().mean() > 0.01
+    assert composite.max() == pytest.approx(0.5), "a half-opaque mask blends half"
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
@@ -68,7 +74,7 @@ def test_mask_with_nan_or_inf_is_sanitized(models, bad):
     mask[0, 0, 0] = bad
     mask[0, 40, 40] = bad
     result, _, composite, *_ = run(models, image, mask)
-    assert_safe(result, image, composite)
+    assert_safe(result, image, mask)
     expected_corner = 1.0 if bad == float("inf") else 0.0
     assert composite[0, 0, 0] == expected_corner
 
@@ -85,16 +91,19 @@ def test_mask_values_outside_0_1_are_clamped(models):
 @pytest.mark.parametrize("mask_hw", [(24, 32), (96, 128)])
 def test_mask_of_the_same_aspect_is_resized(models, mask_hw):
     image = torch.rand(1, 48, 64, 3)
-    result, _, composite, *_ = run(models, image, blob_mask(1, *mask_hw))
+    mask = blob_mask(1, *mask_hw)
+    result, _, composite, *_ = run(models, image, mask)
     assert composite.shape == (1, 48, 64)
-    assert_safe(result, image, composite)
+    # oracle: the same blob drawn at the image size, one pixel of margin for the bilinear resize
+    assert_safe(result, image, blob_mask(1, 48, 64), reach=FEATHER + 1)
 
 
 def test_mask_batch_1_broadcasts_over_image_batch_3(models):
     image = torch.rand(3, 40, 40, 3)
-    result, _, composite, *_ = run(models, image, blob_mask(1, 40, 40))
+    mask = blob_mask(1, 40, 40)
+    result, _, composite, *_ = run(models, image, mask)
     assert composite.shape == (3, 40, 40)
-    assert_safe(result, image, composite)
+    assert_safe(result, image, mask)
 
 
 def test_mask_batch_2_with_image_batch_3_is_an_error(models):
@@ -106,23 +115,26 @@ def test_mask_batch_2_with_image_batch_3_is_an_error(models):
 
 def test_rgba_image_keeps_its_alpha_channel_exactly(models):
     image = torch.rand(1, 48, 48, 4)
-    result, _, composite, *_ = run(models, image, blob_mask(1, 48, 48))
+    mask = blob_mask(1, 48, 48)
+    result, _, composite, *_ = run(models, image, mask)
     assert result.shape == image.shape
     assert torch.equal(result[..., 3], image[..., 3])
-    assert_safe(result, image, composite)
+    assert_safe(result, image, mask)
 
 
 def test_one_channel_image_stays_one_channel(models):
     image = torch.rand(1, 48, 48, 1)
-    result, _, composite, *_ = run(models, image, blob_mask(1, 48, 48))
-    assert_safe(result, image, composite)
+    mask = blob_mask(1, 48, 48)
+    result, _, composite, *_ = run(models, image, mask)
+    assert_safe(result, image, mask)
 
 
 @pytest.mark.parametrize("hw", [(1, 1), (7, 13)])
 def test_tiny_images_are_inpainted_at_their_size(models, hw):
     image = torch.rand(1, *hw, 3)
-    result, _, composite, *_ = run(models, image, torch.ones(1, *hw))
-    assert_safe(result, image, composite)
+    mask = torch.ones(1, *hw)
+    result, _, composite, *_ = run(models, image, mask)
+    assert result.shape == image.shape and torch.isfinite(result).all()  # all masked: nothing outside
 
 
 def test_region_touching_every_border(models):
@@ -130,7 +142,7 @@ def test_region_touching_every_border(models):
     mask = torch.ones(1, 64, 80)
     mask[:, 8:-8, 8:-8] = 0.0  # a frame along all four borders
     result, _, composite, *_ = run(models, image, mask)
-    assert_safe(result, image, composite)
+    assert_safe(result, image, mask)
     assert composite[0, 0, 0] == 1 and composite[0, -1, -1] == 1
 
 
@@ -143,7 +155,7 @@ def test_a_hundred_specks_merge_into_a_sane_number_of_regions(models):
     result, _, composite, *_, regions = run(models, image, mask, options=small_options(max_regions=8))
     assert 1 <= len(json.loads(regions)["regions"]) <= 8
     assert bool((composite[0, ys, xs] == 1).all()), "every speck is inpainted"
-    assert_safe(result, image, composite)
+    assert_safe(result, image, mask)
 
 
 def test_condition_from_another_model_family_is_a_clear_error(models):
@@ -160,9 +172,10 @@ def test_model_without_inpaint_channels_uses_the_noise_mask_path(comfy, models, 
     plain = (small_flux_patcher(in_channels=16), models[1], models[2])
     image = torch.rand(1, 48, 48, 3)
     with caplog.at_level(logging.INFO, logger="fluxfill_inpainter"):
-        result, _, composite, *_ = run(plain, image, blob_mask(1, 48, 48), noise_mask=False)
+        mask = blob_mask(1, 48, 48)
+        result, _, composite, *_ = run(plain, image, mask, noise_mask=False)
     assert any("no inpaint channels" in r.message for r in caplog.records)
-    assert_safe(result, image, composite)
+    assert_safe(result, image, mask)
 
 
 def test_sd_vae_with_flux_model_is_a_clear_error(comfy, models):
@@ -183,8 +196,9 @@ def test_sd_vae_with_flux_model_is_a_clear_error(comfy, models):
 @pytest.mark.parametrize("text", ["a cat " * 1700, "ein Käfer 🐞 на столе, 猫と犬 — ½ ∑"])
 def test_long_and_unicode_text(models, text):
     image = torch.rand(1, 40, 40, 3)
-    result, _, composite, *_ = run(models, image, blob_mask(1, 40, 40), text=text)
-    assert_safe(result, image, composite)
+    mask = blob_mask(1, 40, 40)
+    result, _, composite, *_ = run(models, image, mask, text=text)
+    assert_safe(result, image, mask)
 
 
 def test_interrupt_during_sampling_leaves_the_model_unpatched_and_the_next_run_works(models):
@@ -204,7 +218,7 @@ def test_interrupt_during_sampling_leaves_the_model_unpatched_and_the_next_run_w
         comfy.model_management.interrupt_current_processing(False)
     assert model.model_options == before
     result, _, composite, *_ = run(models, image, mask)
-    assert_safe(result, image, composite)
+    assert_safe(result, image, mask)
 
 
 def test_8192_image_with_a_tiny_mask_stays_within_bounded_memory(models):
