@@ -259,6 +259,8 @@ def swap_in_tiny_models(graph: dict, steps: int = 4, target_mp: float = 0.25) ->
     """Point the workflow's loaders at the tiny models and keep the crop small enough for a CPU."""
     for nid in _ids(graph, "UNETLoader"):
         graph[nid]["inputs"]["unet_name"] = FLUX_FILL_FILE
+    for nid in _ids(graph, "CheckpointLoaderSimple"):
+        graph[nid]["inputs"]["ckpt_name"] = SD15_INPAINT_FILE
     for nid in _ids(graph, "VAELoader"):
         graph[nid]["inputs"]["vae_name"] = FLUX_VAE_FILE
     for nid in _ids(graph, "DualCLIPLoader"):
