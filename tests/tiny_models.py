@@ -4,7 +4,9 @@ Two families:
 - Loader-detectable files (`write_tiny_models`): a Flux Fill (in_channels 96, hidden 3072, one
   double + one single block, context/vec 768), a Flux dev-shaped model without inpaint channels, a
   16-channel Flux VAE and a CLIP-L text encoder, as safetensors that `UNETLoader`, `VAELoader` and
-  `CLIPLoader(type=stable_diffusion)` detect like the real files.
+  `CLIPLoader(type=stable_diffusion)` detect like the real files; and an SD 1.5 inpainting
+  checkpoint (UNet in_channels 9 + CLIP-L + 4-channel SD VAE in one file, with a real checkpoint's
+  key prefixes) that `CheckpointLoaderSimple` detects as SD15 inpaint.
 - Small in-process variants (`small_flux_patcher`, `small_flux_vae`): any hidden size and a
   narrow VAE, for fast tests that never touch a loader.
 
@@ -28,6 +30,7 @@ FLUX_FILL_FILE = "ffi_tiny_flux_fill.safetensors"
 FLUX_DEV_FILE = "ffi_tiny_flux_dev.safetensors"
 FLUX_VAE_FILE = "ffi_tiny_flux_vae.safetensors"
 CLIP_L_FILE = "ffi_tiny_clip_l.safetensors"
+SD15_INPAINT_FILE = "ffi_tiny_sd15_inpaint.safetensors"
 
 # folder under ComfyUI's models/ that each file belongs to
 MODEL_FOLDERS = {
@@ -35,6 +38,7 @@ MODEL_FOLDERS = {
     FLUX_DEV_FILE: "diffusion_models",
     FLUX_VAE_FILE: "vae",
     CLIP_L_FILE: "text_encoders",
+    SD15_INPAINT_FILE: "checkpoints",
 }
 
 
@@ -116,12 +120,60 @@ def clip_l_state_dict(seed: int, dtype: torch.dtype = torch.float16) -> dict[str
     return {k: v for k, v in sd.items() if not k.endswith("position_ids")}
 
 
+# The smallest UNet that model_detection.detect_unet_config + supported_models.SD15 still read as
+# SD 1.5: SD15 pins only model_channels 320, context_dim 768 (so at least one cross-attention
+# transformer), use_linear_in_transformer False, no adm and no temporal layers. Depth is free, so
+# one level (no downsampling), one res block with a depth-1 transformer, no middle block (detected
+# as transformer_depth_middle -2). in_channels 9 = 4 noise + 1 mask + 4 masked-image latent.
+SD15_INPAINT_UNET_CONFIG = {
+    "use_checkpoint": False, "image_size": 32, "use_spatial_transformer": True, "legacy": False,
+    "adm_in_channels": None, "in_channels": 9, "out_channels": 4, "model_channels": 320,
+    "num_res_blocks": [1], "transformer_depth": [1], "transformer_depth_output": [1, 1],
+    "channel_mult": [1], "transformer_depth_middle": -2, "use_linear_in_transformer": False,
+    "context_dim": CLIP_CONTEXT_DIM, "use_temporal_resblock": False, "use_temporal_attention": False,
+    "num_heads": 8, "num_head_channels": -1,
+}
+# The SD 1.x VAE as comfy.sd.VAE builds it for a checkpoint (its widths are fixed there).
+SD_VAE_DDCONFIG = dict(FLUX_VAE_DDCONFIG, z_channels=4)
+
+
+def sd15_unet_state_dict(seed: int, dtype: torch.dtype = torch.float16) -> dict[str, torch.Tensor]:
+    import comfy.ops
+    from comfy.ldm.modules.diffusionmodules.openaimodel import UNetModel
+
+    model = UNetModel(**SD15_INPAINT_UNET_CONFIG, dtype=dtype, device="meta",
+                      operations=comfy.ops.disable_weight_init)
+    return random_state_dict(model, seed, dtype)
+
+
+def sd_vae_state_dict(seed: int, dtype: torch.dtype = torch.float16) -> dict[str, torch.Tensor]:
+    """The 4-channel SD VAE (AutoencoderKL with quant_conv / post_quant_conv, as in SD 1.5 files)."""
+    from comfy.ldm.models.autoencoder import AutoencoderKL
+
+    with torch.device("meta"):
+        model = AutoencoderKL(ddconfig=SD_VAE_DDCONFIG, embed_dim=4)
+    return random_state_dict(model, seed, dtype)
+
+
+def sd15_inpaint_checkpoint(seed: int, dtype: torch.dtype = torch.float16) -> dict[str, torch.Tensor]:
+    """One SD 1.5 inpainting checkpoint: UNet, CLIP-L and VAE under a real checkpoint's prefixes."""
+    parts = (
+        ("model.diffusion_model.", sd15_unet_state_dict(seed, dtype)),
+        # (a real SD 1.5 file has no text_projection: SD1ClipModel does not use it)
+        ("cond_stage_model.transformer.", {k: v for k, v in clip_l_state_dict(seed + 1, dtype).items()
+                                           if k.startswith("text_model.")}),
+        ("first_stage_model.", sd_vae_state_dict(seed + 2, dtype)),
+    )
+    return {prefix + k: v for prefix, sd in parts for k, v in sd.items()}
+
+
 def _builders() -> dict:
     return {
         FLUX_FILL_FILE: lambda: flux_state_dict(96, seed=1),
         FLUX_DEV_FILE: lambda: flux_state_dict(16, seed=2),
         FLUX_VAE_FILE: lambda: flux_vae_state_dict(seed=3),
         CLIP_L_FILE: lambda: clip_l_state_dict(seed=4),
+        SD15_INPAINT_FILE: lambda: sd15_inpaint_checkpoint(seed=5),
     }
 
 
@@ -207,6 +259,8 @@ def swap_in_tiny_models(graph: dict, steps: int = 4, target_mp: float = 0.25) ->
     """Point the workflow's loaders at the tiny models and keep the crop small enough for a CPU."""
     for nid in _ids(graph, "UNETLoader"):
         graph[nid]["inputs"]["unet_name"] = FLUX_FILL_FILE
+    for nid in _ids(graph, "CheckpointLoaderSimple"):
+        graph[nid]["inputs"]["ckpt_name"] = SD15_INPAINT_FILE
     for nid in _ids(graph, "VAELoader"):
         graph[nid]["inputs"]["vae_name"] = FLUX_VAE_FILE
     for nid in _ids(graph, "DualCLIPLoader"):

@@ -1,9 +1,9 @@
-"""The bundled example workflows: valid for the server that runs them, and the Flux ones really run.
+"""The bundled example workflows: valid for the server that runs them, and they really run.
 
 Every example is converted from the UI format with the server's /object_info and checked value by
-value. sd15_inpaint is NOT executed: there is no tiny SD 1.5 inpainting checkpoint; it is checked for
-conversion, node types and widget values only. The three Flux examples run on the tiny random-weight
-models (loaders swapped by `swap_in_tiny_models`, crops made small for a CPU).
+value. The three Flux examples and sd15_inpaint run on the tiny random-weight models (loaders
+swapped by `swap_in_tiny_models`: Flux Fill / Flux VAE / CLIP-L, and for sd15_inpaint the tiny
+SD 1.5 inpainting checkpoint through CheckpointLoaderSimple; crops made small for a CPU).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from workflow_convert import UI_ONLY_NODES, _is_widget, input_order, node_ids_of
 
 EXAMPLES = REPO / "example_workflows"
 NAMES = ["flux_fill_inpaint", "flux_fill_crop_sample_stitch", "sd15_inpaint", "flux_fill_object_removal"]
-RUNNABLE = ["flux_fill_inpaint", "flux_fill_crop_sample_stitch", "flux_fill_object_removal"]
+RUNNABLE = ["flux_fill_inpaint", "flux_fill_crop_sample_stitch", "sd15_inpaint", "flux_fill_object_removal"]
 PACK_MODULE = "custom_nodes.fluxfill_inpainter"
 # Combos listing files on the user's machine: the example names the usual file, which the test server
 # does not have.
@@ -133,8 +133,10 @@ def test_sd15_example_uses_sd_settings():
     assert 5.0 <= values[4] <= 9.0, "SD wants cfg around 7"
 
 
-def input_png() -> tuple[bytes, np.ndarray]:
-    """A smooth colour gradient; the masked rectangle is transparent (LoadImage: MASK = 1 - alpha)."""
+def input_png() -> tuple[bytes, np.ndarray, np.ndarray]:
+    """A smooth colour gradient; the masked rectangle is transparent (LoadImage: MASK = 1 - alpha).
+
+    Returns the PNG, its RGB and the alpha channel it carries."""
     y, x = np.mgrid[0:H, 0:W]
     rgb = np.stack([40 + 160 * x / W, 60 + 120 * y / H, 200 - 100 * x / W], -1).astype(np.uint8)
     alpha = np.full((H, W), 255, np.uint8)
@@ -142,7 +144,17 @@ def input_png() -> tuple[bytes, np.ndarray]:
     alpha[y0:y1, x0:x1] = 0
     buf = io.BytesIO()
     Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(buf, format="PNG")
-    return buf.getvalue(), rgb
+    return buf.getvalue(), rgb, alpha
+
+
+def far_from_mask(mask: np.ndarray, reach: int) -> np.ndarray:
+    """[H,W] bool: pixels farther than `reach` (Euclidean) from every pixel where `mask` > 0."""
+    ys, xs = np.nonzero(mask > 0)
+    yy, xx = np.mgrid[0:mask.shape[0], 0:mask.shape[1]]
+    far = np.ones(mask.shape, bool)
+    for y, x in zip(ys, xs, strict=True):
+        far &= (yy - y) ** 2 + (xx - x) ** 2 > reach * reach
+    return far
 
 
 def add_small_options(graph: dict, object_info: dict, consumer: str) -> None:
@@ -181,7 +193,7 @@ def grow_reach(graph: dict) -> int:
 
 @pytest.mark.parametrize("name", RUNNABLE)
 def test_example_runs_on_tiny_models(name, comfy_client, object_info):
-    png, rgb = input_png()
+    png, rgb, alpha = input_png()
     image_name = comfy_client.upload_image(png, f"ffi_e2e_{name}.png")
     graph = tiny_graph(name, object_info, image_name)
     entry = comfy_client.run(graph, timeout=600)
@@ -197,6 +209,13 @@ def test_example_runs_on_tiny_models(name, comfy_client, object_info):
     near[max(0, y0 - reach):y1 + reach, max(0, x0 - reach):x1 + reach] = True
     # pixels away from the (grown, feathered) mask are the input's, up to 8-bit rounding
     assert np.abs(result[~near] - rgb[~near].astype(int)).max() <= 1
+    if name == "sd15_inpaint":
+        # the region is computed from the mask that was uploaded (LoadImage: MASK = 1 - alpha);
+        # 8-bit -> float -> 8-bit is exact in ComfyUI, so untouched pixels come back byte for byte
+        far = far_from_mask(255 - alpha, reach)
+        assert far.any() and (~far).any()
+        assert np.array_equal(result[far], rgb[far].astype(int)), \
+            f"{int((result[far] != rgb[far]).any(-1).sum())} pixels far from the mask changed"
     # inside the mask the random-weight model painted something else
     assert np.abs(result[y0:y1, x0:x1] - rgb[y0:y1, x0:x1].astype(int)).mean() > 5
 
