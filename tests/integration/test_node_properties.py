@@ -65,7 +65,7 @@ def test_node_properties(small_models, condition, case):
 
     assert result.shape == (image.shape[0] * variants, *image.shape[1:])
     assert torch.isfinite(result).all()
-    assert composite.shape == mask.shape
+    assert composite.shape == (mask.shape[0] * variants, *mask.shape[1:])
     # oracle from the user's mask: outside it grown by grow + feather (holes filled first when asked)
     user = mask >= 0.1
     if options.mask.fill_holes:

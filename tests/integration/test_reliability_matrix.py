@@ -94,8 +94,9 @@ def test_mask_of_the_same_aspect_is_resized(models, mask_hw):
     mask = blob_mask(1, *mask_hw)
     result, _, composite, *_ = run(models, image, mask)
     assert composite.shape == (1, 48, 64)
-    # oracle: the same blob drawn at the image size, one pixel of margin for the bilinear resize
-    assert_safe(result, image, blob_mask(1, 48, 64), reach=FEATHER + 1)
+    # oracle: the same blob drawn at the image size, 3 px of margin for the bilinear resize of a blob
+    # whose integer bounds do not scale exactly
+    assert_safe(result, image, blob_mask(1, 48, 64), reach=FEATHER + 3)
 
 
 def test_mask_batch_1_broadcasts_over_image_batch_3(models):

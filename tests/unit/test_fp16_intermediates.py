@@ -143,21 +143,21 @@ def test_plan_crops_float16_matches_the_float32_plan(target_mode):
 
 # --- crop_regions -------------------------------------------------------------------------------
 
-def _one_region_batch(image, denoise, composite, settings):
+def _one_region_batch(image, inpaint, denoise, settings):
     plan = plan_crops(denoise, settings)
     assert len(plan.regions) == image.shape[0]
-    return plan, crop_regions(image, denoise, composite, plan, region_indices=[0])
+    return plan, crop_regions(image, inpaint, denoise, plan, region_indices=[0])
 
 
 def test_crop_regions_float16_without_resize_equals_the_source_slice():
     image, mask = _image(), _mask()
     masks = prepare_masks(mask, MaskSettings(feather_px=3))
     settings = CropSettings(target_mode="none", **SMALL)
-    plan, batch = _one_region_batch(image, masks.denoise, masks.composite, settings)
+    plan, batch = _one_region_batch(image, masks.inpaint, masks.denoise, settings)
     region = plan.regions[0]
     assert region.pad == (0, 0, 0, 0) and region.target == region.size, "setting up a crop without resize"
     x0, y0, x1, y1 = region.box
-    assert batch.images.dtype == HALF and batch.denoise.dtype == HALF and batch.composite.dtype == HALF
+    assert batch.images.dtype == HALF and batch.denoise.dtype == HALF and batch.inpaint.dtype == HALF
     assert torch.isfinite(batch.images).all()
     # the crop is the float16 source, bit for bit, masked and unmasked pixels alike
     assert torch.equal(batch.images[0], image[0, y0:y1, x0:x1])
@@ -197,9 +197,9 @@ def test_crop_regions_float16_resized_is_finite_and_in_range(resample):
     masks = prepare_masks(mask, MaskSettings(feather_px=2))
     settings = CropSettings(target_mode="fixed", fixed_width=64, fixed_height=48, **SMALL)
     plan = plan_crops(masks.denoise, settings)
-    batch = crop_regions(image, masks.denoise, masks.composite, plan, resample=resample)
+    batch = crop_regions(image, masks.inpaint, masks.denoise, plan, resample=resample)
     assert batch.images.shape[1:] == (48, 64, 3)
-    for t in (batch.images, batch.denoise, batch.composite):
+    for t in (batch.images, batch.denoise, batch.inpaint):
         assert t.dtype == HALF and torch.isfinite(t).all()
         assert t.min() >= 0 and t.max() <= 1
 
