@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from api_graphs import H, W, decode, inpainter_graph, upload_inputs
+import torch
+from api_graphs import H, W, decode, inpainter_graph, png, upload_inputs
 from comfy_host import ExecutionError
+from node_calls import outside_band
 
 
 @pytest.fixture(scope="module")
@@ -13,13 +15,13 @@ def uploaded(comfy_server):
     return upload_inputs(comfy_server.client())
 
 
-def test_outside_the_composite_mask_the_png_is_byte_identical(comfy_client, uploaded):
+def test_outside_the_mask_and_its_feather_band_the_png_is_byte_identical(comfy_client, uploaded):
     entry = comfy_client.run(inpainter_graph(comfy_client, uploaded["image_name"], uploaded["mask_name"], batch_size=3))
     results = [decode(b) for b in comfy_client.images(entry, "save")]
-    (composite,) = [decode(b)[..., 0] for b in comfy_client.images(entry, "save_mask")][:1]
     assert len(results) == 3
     image, mask = uploaded["image"], uploaded["mask"][..., 0] > 0
-    outside = composite == 0
+    # oracle from the uploaded mask: farther than grow + feather (2 + 6, the graph's widgets) from it
+    outside = outside_band(torch.from_numpy(mask).float()[None], 2 + 6)[0].numpy()
     assert outside.sum() > 0.5 * H * W and not outside[mask].any()
     for result in results:
         assert result.shape == image.shape
@@ -43,3 +45,17 @@ def test_mask_that_cannot_be_matched_is_an_execution_error_naming_it(comfy_clien
     message = str(err.value)
     assert "FluxFill Inpainter" in message and "'mask'" in message
     assert f"{H}, {H}" in message and f"{H}, {W}" in message
+
+
+def test_empty_mask_latent_decodes_with_core_vae_decode(comfy_client, uploaded):
+    """Nothing to inpaint: the image comes back as it was, and the `latent` output feeds core VAEDecode."""
+    empty = comfy_client.upload_image(png(np.zeros((H, W, 3), dtype=np.uint8)), "e2e_empty_mask.png")
+    graph = inpainter_graph(comfy_client, uploaded["image_name"], empty, seed=13)
+    graph["decode_latent"] = {"class_type": "VAEDecode", "inputs": {"samples": ["inpaint", 1], "vae": ["vae", 0]}}
+    graph["save_latent"] = {"class_type": "SaveImage",
+                            "inputs": {"images": ["decode_latent", 0], "filename_prefix": "ffi_e2e_empty"}}
+    entry = comfy_client.run(graph)
+    (result,) = [decode(b) for b in comfy_client.images(entry, "save")]
+    assert np.array_equal(result, uploaded["image"])
+    (decoded,) = [decode(b) for b in comfy_client.images(entry, "save_latent")]
+    assert decoded.shape == (64, 64, 3)
