@@ -84,11 +84,10 @@ def instrument_ours(detail: StageTimer) -> list[str]:
     import importlib
 
     candidates = (
-        ("nodes.pipeline", "check_image", "check_image"), ("nodes.pipeline", "check_mask", "check_mask"),
-        ("nodes.pipeline", "prepare_masks", "prepare_masks"), ("nodes.pipeline", "plan_crops", "plan_crops"),
-        ("crop_stitch", "crop_regions", "crop_regions"), ("nodes.sampling", "stitch", "stitch"),
-        ("nodes.pipeline", "draw_regions_preview", "preview"), ("nodes.inpainter", "draw_regions_preview", "preview"),
-        ("nodes.pipeline", "ui.PreviewImage", "preview_png"), ("nodes.inpainter", "ui.PreviewImage", "preview_png"),
+        ("nodes.crop_stage", "check_image", "check_image"), ("nodes.crop_stage", "check_mask", "check_mask"),
+        ("nodes.crop_stage", "prepare_masks", "prepare_masks"), ("nodes.crop_stage", "plan_crops", "plan_crops"),
+        ("nodes.crop_stage", "crop_regions", "crop_regions"), ("crop_stitch.crop", "stitch", "stitch"),
+        ("nodes.ui", "draw_regions_preview", "preview"), ("nodes.ui", "ui.PreviewImage", "preview_png"),
     )
     wrapped = []
     for module_name, attr, stage in candidates:

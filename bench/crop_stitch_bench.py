@@ -76,7 +76,7 @@ def run_once(img, mask, cs, device) -> dict[str, float]:
     def crop_all():
         crops = [None] * len(plan.regions)
         for ids in plan.groups_by_target().values():
-            batch = cs.crop_regions(img, pm.denoise, pm.composite, plan, ids)
+            batch = cs.crop_regions(img, pm.inpaint, pm.denoise, plan, ids)
             for row, i in enumerate(ids):
                 crops[i] = batch.images[row : row + 1]
         return crops

@@ -85,7 +85,7 @@ def one_call(image: torch.Tensor, mask: torch.Tensor, mask_settings: Any, crop_s
     def crop_all() -> list[torch.Tensor]:
         crops: list[torch.Tensor] = [image[:1, :1, :1]] * len(plan.regions)
         for indices in plan.groups_by_target().values():
-            batch = crop_regions(image, prepared.denoise, prepared.composite, plan, indices)
+            batch = crop_regions(image, prepared.inpaint, prepared.denoise, plan, indices)
             for row, i in enumerate(indices):
                 crops[i] = batch.images[row:row + 1]
         return crops
