@@ -6,20 +6,22 @@ free actor, which runs it with the same `execute_row` as the thread-per-server r
 images' bytes; the driver writes them. So a row is settled once, by the driver, whatever a worker does.
 
 Fault tolerance is Ray's: actors are created with `max_restarts`; an actor whose process dies, or whose
-ComfyUI server goes down (the driver then `ray.kill`s it so Ray restarts it with a fresh server), loses
-its in-flight row, which goes back to the queue for the next free actor (at most `retries` times).
+ComfyUI server goes down (the actor then exits, so Ray restarts it with a fresh server), loses its
+in-flight row, which goes back to the queue for the next free actor (at most `retries` times).
 """
 
 from __future__ import annotations
 
+import os
 import socket
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import ray
-from ray.exceptions import RayActorError, RayTaskError
+from ray.exceptions import ActorUnavailableError, RayActorError, RayTaskError
 
 from .comfy_api import ComfyServer, ServerDown
 from .launcher import LaunchSpec, LocalComfy
@@ -52,9 +54,22 @@ class ComfyWorker:
                 "host": socket.gethostname(), "pid": self.local.pid if self.local else None}
 
     def run(self, job: Job) -> tuple[list[tuple[str, bytes]], float]:
-        """One row through this worker's server: (output name, bytes) pairs and the seconds it took."""
+        """One row through this worker's server: (output name, bytes) pairs and the seconds it took.
+
+        When the server stops answering, this actor's process exits: Ray restarts the actor (a fresh server)
+        while the driver, seeing the actor die, gives the row to another worker. A server that still answers
+        (a row past --timeout, the pack missing) raises ServerDown to the driver instead, which drops this worker.
+        """
         start = time.monotonic()
-        return execute_row(self.server, self.template, self.classes, job, self.timeout), time.monotonic() - start
+        try:
+            images = execute_row(self.server, self.template, self.classes, job, self.timeout)
+        except ServerDown as err:
+            if self.server.alive():
+                raise
+            print(f"{self.name}: {err}; the server is gone: exiting so that Ray restarts this worker",
+                  file=sys.stderr, flush=True)
+            os._exit(1)
+        return images, time.monotonic() - start
 
     def stop(self) -> None:
         if self.local is not None:
@@ -78,6 +93,7 @@ class Worker:
     name: str
     actor: ray.actor.ActorHandle
     label: str = ""  # the results.csv `server` value: name, server URL and node
+    unavailable: int = 0  # probes answered "restarting" in a row
 
 
 def connect(address: str | None) -> None:
@@ -99,6 +115,7 @@ class RayBatchRunner(BatchRunner):
         self.idle: list[Worker] = []
         self.queue: deque[Job] = deque()
         self.calls: dict[ray.ObjectRef, tuple[Worker, Job | None]] = {}
+        self.reprobe: list[tuple[float, Worker]] = []  # (when, worker): restarting actors to ask again
         self.first_ready = 0.0
 
     def _make_workers(self) -> list[Worker]:
@@ -126,11 +143,16 @@ class RayBatchRunner(BatchRunner):
             while self.idle and self.queue:
                 worker, job = self.idle.pop(0), self.queue.popleft()
                 self.calls[worker.actor.run.remote(job)] = (worker, job)
-            if not self.calls:
+            now = time.monotonic()
+            for due, worker in [r for r in self.reprobe if r[0] <= now]:
+                self.reprobe.remove((due, worker))
+                self._probe(worker)
+            if not self.calls and not self.reprobe:
                 break  # no worker left
-            (ref,), _ = ray.wait(list(self.calls), num_returns=1)
-            worker, job = self.calls.pop(ref)
-            self._collect(ref, worker, job)
+            ready, _ = ray.wait(list(self.calls), num_returns=1, timeout=0.5 if self.reprobe else None)
+            for ref in ready:
+                worker, job = self.calls.pop(ref)
+                self._collect(ref, worker, job)
         self._stop(workers)
         while self.queue:
             job = self.queue.popleft()
@@ -150,10 +172,13 @@ class RayBatchRunner(BatchRunner):
     def _collect(self, ref: ray.ObjectRef, worker: Worker, job: Job | None) -> None:
         try:
             value = ray.get(ref)
-        except RayActorError as err:  # the actor died (killed, crashed, node lost) or could not start
+        except RayActorError as err:  # the actor died (killed, crashed, node lost), restarts, or could not start
             if job is not None:
                 self._retry(job, worker, f"worker {worker.name} died")
                 self._probe(worker)  # Ray restarts it while max_restarts allows; else the probe fails too
+            elif isinstance(err, ActorUnavailableError) and worker.unavailable < 120:
+                worker.unavailable += 1  # restarting: ask again in a second
+                self.reprobe.append((time.monotonic() + 1.0, worker))
             else:
                 self.log(f"ray: worker {worker.name} is gone: {first_line(err)}")
             return
@@ -161,10 +186,10 @@ class RayBatchRunner(BatchRunner):
             cause = err.cause if isinstance(err.cause, BaseException) else err
             if job is None:
                 self.log(f"ray: worker {worker.name} could not start: {first_line(cause)}")
-            elif isinstance(cause, ServerDown):
+            elif isinstance(cause, ServerDown):  # its server answers but cannot run rows: drop the worker
                 self._retry(job, worker, str(cause))
-                ray.kill(worker.actor, no_restart=False)  # a fresh actor and server, if restarts are left
-                self._probe(worker)
+                self.log(f"ray: worker {worker.label} dropped")
+                ray.kill(worker.actor, no_restart=True)
             else:
                 message = row_error_message(job, cause)
                 self.log(f"error: {message}")
@@ -173,6 +198,7 @@ class RayBatchRunner(BatchRunner):
                 self.idle.append(worker)
             return
         if job is None:
+            worker.unavailable = 0
             worker.label = f"{value['name']} {value['url']} on {value['node']}"
             self.first_ready = self.first_ready or time.monotonic()
             self.log(f"ray: {worker.label} ready")

@@ -145,9 +145,12 @@ def test_a_killed_server_loses_no_row_and_runs_none_twice(tmp_path, comfy, ray_a
         killer.join(timeout=10)
     assert killed.is_set(), "worker-1's server never ran a row"
     assert proc.returncode == 0, proc.stderr
-    (lost,) = re.findall(r"ray: row (\d+) lost on worker-1", proc.stderr)
+    lost = re.findall(r"ray: row (\d+) lost on (worker-1 \S+)", proc.stderr)
+    assert len(lost) == 1, proc.stderr
     results = assert_each_row_done_once(out, 6)
-    assert results[int(lost)]["status"] == "done"
+    (number, killed_server), = lost
+    assert results[int(number)]["status"] == "done" and killed_server not in results[int(number)]["server"]
+    assert "worker-1: " in proc.stderr and "exiting so that Ray restarts this worker" in proc.stderr
     # the lost row never reached its SaveImage on the killed server: every row ran to the end exactly once
     assert saved_by_servers(workers) == Counter({f"row{n:04d}": 1 for n in range(1, 7)}), proc.stderr
 
