@@ -52,16 +52,19 @@ def make_csv(folder: Path, count: int, seed: int) -> Path:
     return write_csv(folder / "edits.csv", rows)
 
 
-def run_ray_cli(csv_path: Path, out: Path, workers: Path, template: Path, address: str, base: Path,
-                actors: int = 2) -> subprocess.CompletedProcess:
+def run_ray_cli(csv_path: Path, out: Path, template: Path, address: str, *extra: str) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "batch_client", "--input", str(csv_path), "--output_dir", str(out),
-           "--workflow", str(template), "--timeout", "300", "--no-progress", "--ray", address,
-           "--actors", str(actors), "--comfyui", str(comfyui_path()), "--comfy-base", str(base),
-           "--worker-dir", str(workers)]
+           "--workflow", str(template), "--timeout", "300", "--no-progress", "--ray", address, *extra]
     for override in SMALL_CROPS:
         cmd += ["--set", override]
     # the environment as ray.init left it: RAY_AUTH_MODE=token when the cluster uses the local token
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600, env={**os.environ, **RAY_ENV})
+
+
+def launch(workers: Path, base: Path, actors: int = 2) -> list[str]:
+    """The options that make each actor start its own server from the test host's ComfyUI and base dir."""
+    return ["--actors", str(actors), "--comfyui", str(comfyui_path()), "--comfy-base", str(base),
+            "--worker-dir", str(workers)]
 
 
 def saved_by_servers(workers: Path) -> Counter:
@@ -90,7 +93,7 @@ def six_rows(tmp_path_factory: pytest.TempPathFactory, comfy: Path, ray_address:
     root = tmp_path_factory.mktemp("ray_six")
     csv_path = make_csv(root / "data", 6, seed=60)
     start = time.monotonic()
-    proc = run_ray_cli(csv_path, root / "out", root / "workers", tiny_template, ray_address, comfy)
+    proc = run_ray_cli(csv_path, root / "out", tiny_template, ray_address, *launch(root / "workers", comfy))
     return {"csv": csv_path, "out": root / "out", "workers": root / "workers", "proc": proc,
             "seconds": time.monotonic() - start, "saved": saved_by_servers(root / "workers")}
 
@@ -108,7 +111,7 @@ def test_six_rows_complete_on_two_actors_each_owning_a_server(six_rows):
 
 def test_rerun_skips_every_row_and_starts_no_worker(six_rows, comfy, ray_address, tiny_template):
     root = six_rows["out"].parent
-    proc = run_ray_cli(six_rows["csv"], six_rows["out"], six_rows["workers"], tiny_template, ray_address, comfy)
+    proc = run_ray_cli(six_rows["csv"], six_rows["out"], tiny_template, ray_address, *launch(root / "workers", comfy))
     assert proc.returncode == 0, proc.stderr
     results = read_results(six_rows["out"])
     assert sorted(results) == list(range(1, 7)) and {r["status"] for r in results.values()} == {"skipped"}
@@ -139,7 +142,7 @@ def test_a_killed_server_loses_no_row_and_runs_none_twice(tmp_path, comfy, ray_a
     killer = threading.Thread(target=kill_server_when_busy, args=(workers, "worker-1", killed, stop), daemon=True)
     killer.start()
     try:
-        proc = run_ray_cli(csv_path, out, workers, tiny_template, ray_address, comfy)
+        proc = run_ray_cli(csv_path, out, tiny_template, ray_address, *launch(workers, comfy))
     finally:
         stop.set()
         killer.join(timeout=10)
@@ -155,14 +158,25 @@ def test_a_killed_server_loses_no_row_and_runs_none_twice(tmp_path, comfy, ray_a
     assert saved_by_servers(workers) == Counter({f"row{n:04d}": 1 for n in range(1, 7)}), proc.stderr
 
 
+def test_attached_to_a_running_server_by_url(tmp_path, comfy_server, ray_address, tiny_template):
+    """`--ray --server URL`: one actor per URL, no server started by the client."""
+    csv_path = make_csv(tmp_path / "data", 2, seed=90)
+    proc = run_ray_cli(csv_path, tmp_path / "out", tiny_template, ray_address, "--server", comfy_server.url,
+                       "--worker-dir", str(tmp_path / "workers"))
+    assert proc.returncode == 0, proc.stderr
+    results = assert_each_row_done_once(tmp_path / "out", 2)
+    assert all(r["server"].split()[:2] == ["worker-0", comfy_server.url] for r in results.values()), results
+    assert not (tmp_path / "workers").exists()  # nothing launched
+
+
 @pytest.mark.skipif(not os.environ.get("FFI_RAY_RATE"), reason="a measurement: set FFI_RAY_RATE=1 to run it")
 def test_rows_per_minute_one_vs_two_actors(tmp_path, comfy, ray_address, tiny_template):
     """Prints rows/min with 1 and with 2 actors (a measurement, never a timed assertion)."""
     csv_path = make_csv(tmp_path / "data", int(os.environ.get("FFI_RAY_RATE_ROWS", "8")), seed=100)
     rates = {}
     for actors in (1, 2):
-        out = tmp_path / f"out{actors}"
-        proc = run_ray_cli(csv_path, out, tmp_path / f"workers{actors}", tiny_template, ray_address, comfy, actors)
+        workers = launch(tmp_path / f"workers{actors}", comfy, actors)
+        proc = run_ray_cli(csv_path, tmp_path / f"out{actors}", tiny_template, ray_address, *workers)
         assert proc.returncode == 0, proc.stderr
         rates[actors] = float(RATE.search(proc.stderr).group(3))
     print(f"\nrows/min: 1 actor {rates[1]:.2f}, 2 actors {rates[2]:.2f}, ratio {rates[2] / rates[1]:.2f}")
