@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import ray
-from ray.exceptions import ActorUnavailableError, RayActorError, RayTaskError
+from ray.exceptions import ActorUnavailableError, RayActorError, RayError, RayTaskError
 
 from .comfy_api import ComfyServer, ServerDown
 from .launcher import LaunchSpec, LocalComfy
@@ -182,8 +182,8 @@ class RayBatchRunner(BatchRunner):
             else:
                 self.log(f"ray: worker {worker.name} is gone: {first_line(err)}")
             return
-        except RayTaskError as err:
-            cause = err.cause if isinstance(err.cause, BaseException) else err
+        except RayError as err:  # the call raised (RayTaskError: `cause`), or Ray could not deliver its exception
+            cause = err.cause if isinstance(err, RayTaskError) and isinstance(err.cause, BaseException) else err
             if job is None:
                 self.log(f"ray: worker {worker.name} could not start: {first_line(cause)}")
             elif isinstance(cause, ServerDown):  # its server answers but cannot run rows: drop the worker

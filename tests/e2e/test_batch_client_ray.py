@@ -41,14 +41,15 @@ def ray_address() -> str:
         ray.shutdown()
 
 
-def make_csv(folder: Path, count: int, seed: int) -> Path:
+def make_csv(folder: Path, count: int, seed: int, changes: dict[int, dict] | None = None) -> Path:
+    """`count` rows of 96x128 photos with one box mask; `changes` updates row i (0-based)'s cells."""
     folder.mkdir(parents=True, exist_ok=True)
     write_png(folder / "mask.png", box_mask())
     rows = []
     for i in range(count):
         write_png(folder / f"photo{i}.png", rgb(seed + i))
         rows.append({"image": f"photo{i}.png", "mask": "mask.png", "prompt": f"a quince {i}", "seed": str(seed + i),
-                     "steps": "2"})
+                     "steps": "2", "mode": ""} | (changes or {}).get(i, {}))
     return write_csv(folder / "edits.csv", rows)
 
 
@@ -159,12 +160,16 @@ def test_a_killed_server_loses_no_row_and_runs_none_twice(tmp_path, comfy, ray_a
 
 
 def test_attached_to_a_running_server_by_url(tmp_path, comfy_server, ray_address, tiny_template):
-    """`--ray --server URL`: one actor per URL, no server started by the client."""
-    csv_path = make_csv(tmp_path / "data", 2, seed=90)
+    """`--ray --server URL`: one actor per URL, no server started by the client; a row the server's nodes
+    refuse comes back from the actor as that row's error, and the others run."""
+    csv_path = make_csv(tmp_path / "data", 3, seed=90, changes={1: {"mode": "outpaint"}})
     proc = run_ray_cli(csv_path, tmp_path / "out", tiny_template, ray_address, "--server", comfy_server.url,
                        "--worker-dir", str(tmp_path / "workers"))
-    assert proc.returncode == 0, proc.stderr
-    results = assert_each_row_done_once(tmp_path / "out", 2)
+    assert proc.returncode == 1, proc.stderr
+    results = read_results(tmp_path / "out")
+    assert [results[n]["status"] for n in (1, 2, 3)] == ["done", "error", "done"], proc.stderr
+    assert results[2]["error"].startswith("row 2, column 'mode': ") and "Traceback" not in results[2]["error"]
+    assert all((tmp_path / "out" / results[n]["outputs"]).is_file() for n in (1, 3))
     assert all(r["server"].split()[:2] == ["worker-0", comfy_server.url] for r in results.values()), results
     assert not (tmp_path / "workers").exists()  # nothing launched
 

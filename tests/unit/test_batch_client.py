@@ -227,3 +227,12 @@ def test_ray_without_a_server_or_comfyui_is_a_usage_error(data, capsys, monkeypa
     assert code == 2
     err = capsys.readouterr().err
     assert "--comfyui" in err or "needs Ray" in err
+
+
+def test_row_error_survives_pickling_as_a_ray_actor_sends_it():
+    import pickle
+
+    err = RowError(3, "mode", "'outpaint' is not one of inpaint")
+    err.image = "photo.png"
+    back = pickle.loads(pickle.dumps(err))
+    assert (back.row, back.column, back.image, str(back)) == (3, "mode", "photo.png", str(err))
