@@ -99,7 +99,7 @@ class Worker:
 def connect(address: str | None) -> None:
     """Join the Ray cluster at `address` ("auto", "host:port", "ray://host:10001") or, with None, the one
     Ray finds itself (RAY_ADDRESS, a local `ray start`), else start a local one. This package ships to
-    the workers with the job (runtime_env py_modules), so the cluster needs only Ray, requests, websocket-client."""
+    the workers with the job (runtime_env py_modules): the nodes need no copy of the client."""
     if not ray.is_initialized():
         ray.init(address=address or None, runtime_env={"py_modules": [str(PACKAGE_DIR)]})
 
@@ -149,6 +149,9 @@ class RayBatchRunner(BatchRunner):
                 self._probe(worker)
             if not self.calls and not self.reprobe:
                 break  # no worker left
+            if not self.calls:  # only restarting actors: wait for their next probe
+                time.sleep(0.5)
+                continue
             ready, _ = ray.wait(list(self.calls), num_returns=1, timeout=0.5 if self.reprobe else None)
             for ref in ready:
                 worker, job = self.calls.pop(ref)
@@ -176,8 +179,8 @@ class RayBatchRunner(BatchRunner):
             if job is not None:
                 self._retry(job, worker, f"worker {worker.name} died")
                 self._probe(worker)  # Ray restarts it while max_restarts allows; else the probe fails too
-            elif isinstance(err, ActorUnavailableError) and worker.unavailable < 120:
-                worker.unavailable += 1  # restarting: ask again in a second
+            elif isinstance(err, ActorUnavailableError) and worker.unavailable < 300:
+                worker.unavailable += 1  # restarting: ask again in a second (for 5 min at most)
                 self.reprobe.append((time.monotonic() + 1.0, worker))
             else:
                 self.log(f"ray: worker {worker.name} is gone: {first_line(err)}")
