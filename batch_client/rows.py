@@ -35,7 +35,12 @@ class RowError(ValueError):
         super().__init__(f"{where}: {message}")
         self.row = row
         self.column = column
+        self.message = message
         self.image = ""  # the row's image cell as written, for the results CSV
+
+    def __reduce__(self) -> tuple:
+        """Picklable with its fields (a Ray actor raises it to the driver)."""
+        return (RowError, (self.row, self.column, self.message), {"image": self.image})
 
 
 class CsvFormatError(ValueError):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .comfy_api import ComfyServer, PromptFailed, ServerDown
+from .comfy_api import ComfyServer, ProgressFn, PromptFailed, ServerDown
 from .rows import ParsedCsv, Row, RowError, row_key, sha256_bytes
 from .workflow import INPAINTER, OPTIONS, build_graph
 
@@ -77,6 +77,15 @@ def write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def row_error_message(job: Job, err: BaseException) -> str:
+    """The results-CSV message of a row that failed on its own (not retried)."""
+    if isinstance(err, RowError):
+        return str(err)
+    if isinstance(err, (PromptFailed, OSError)):
+        return f"row {job.row.number}: {err}"
+    return f"row {job.row.number}: {type(err).__name__}: {err}"  # unexpected: keep the type
+
+
 def write_results(path: Path, results: list[Result]) -> None:
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
@@ -106,7 +115,7 @@ class BatchRunner:
         self.pending = 0
         self.alive = 0
         self.overall: tqdm | None = None
-        self.classes = {node["class_type"] for node in template.values()} | {"LoadImageMask", OPTIONS}
+        self.classes = template_classes(template)
 
     def log(self, message: str) -> None:
         if self.progress:
@@ -200,12 +209,7 @@ class BatchRunner:
                         return
                     continue
                 except Exception as err:  # the row failed (PromptFailed, RowError, a file error, ...)
-                    if isinstance(err, RowError):
-                        message = str(err)
-                    elif isinstance(err, (PromptFailed, OSError)):
-                        message = f"row {job.row.number}: {err}"
-                    else:  # unexpected: keep the type so the report is useful
-                        message = f"row {job.row.number}: {type(err).__name__}: {err}"
+                    message = row_error_message(job, err)
                     result = Result(job.row.number, job.row.image.name, "error", server=server.url, error=message)
                     self.log(f"error: {message}")
                 self._settle(job, result)
@@ -239,34 +243,58 @@ class BatchRunner:
 
     def _process(self, server: ComfyServer, job: Job, bar: tqdm) -> Result:
         start = time.monotonic()
-        row = job.row
-        info = server.object_info(self.classes)
-        if INPAINTER not in info:
-            raise ServerDown(f"{server.url} has no {INPAINTER} node (the FluxFill Inpainter pack is not installed)")
-        # check the row against the server's nodes before uploading anything
-        build_graph(self.template, row, info, "check.png", None if row.mask is None else "check.png", "check")
-        image_name = server.upload(job.image_bytes, sha256_bytes(job.image_bytes)[:24] + row.image.suffix.lower())
-        mask_name = None
-        if row.mask is not None and job.mask_bytes is not None:
-            mask_name = server.upload(job.mask_bytes, sha256_bytes(job.mask_bytes)[:24] + row.mask.suffix.lower())
-        graph = build_graph(self.template, row, info, image_name, mask_name, prefix=f"ffi_batch/{row.label}")
         bar.reset(total=1)
-        bar.set_description(f"{server.url} row {row.number}")
+        bar.set_description(f"{server.url} row {job.row.number}")
 
         def on_progress(value: int, total: int) -> None:
             bar.total = max(total, 1)
             bar.n = min(value, bar.total)
             bar.refresh()
 
-        entry = server.run(graph, self.timeout, on_progress)
-        images = server.output_images(entry)
-        if not images:
-            raise PromptFailed("the workflow finished without saving any image")
-        outputs = []
-        for i, image in enumerate(images):
-            suffix = Path(image["filename"]).suffix or ".png"
-            name = f"{row.label}_{job.key[:8]}_{i:02d}{suffix}"
-            write_atomic(self.output_dir / name, server.view(image))
-            outputs.append(name)
-        self.state.record(job.key, row, outputs)
-        return Result(row.number, row.image.name, "done", outputs, time.monotonic() - start, server.url)
+        images = execute_row(server, self.template, self.classes, job, self.timeout, on_progress)
+        outputs = save_outputs(self.output_dir, self.state, job, images)
+        return Result(job.row.number, job.row.image.name, "done", outputs, time.monotonic() - start, server.url)
+
+
+def template_classes(template: dict) -> set[str]:
+    """The node classes whose /object_info a row needs (the template's, plus what build_graph may add)."""
+    return {node["class_type"] for node in template.values()} | {"LoadImageMask", OPTIONS}
+
+
+def execute_row(server: ComfyServer, template: dict, classes: set[str], job: Job, timeout: float,
+                on_progress: ProgressFn | None = None) -> list[tuple[str, bytes]]:
+    """Run one row on one server: check it against the server's nodes, upload its files, queue its graph,
+    wait for it and download what it saved. Returns (output file name, bytes) pairs; writes nothing locally.
+
+    Both the thread-per-server runner and the Ray actors call this: it is the one implementation of a row.
+    Raises ServerDown (retry elsewhere), PromptFailed or RowError (the row itself failed).
+    """
+    row = job.row
+    info = server.object_info(classes)
+    if INPAINTER not in info:
+        raise ServerDown(f"{server.url} has no {INPAINTER} node (the FluxFill Inpainter pack is not installed)")
+    # check the row against the server's nodes before uploading anything
+    build_graph(template, row, info, "check.png", None if row.mask is None else "check.png", "check")
+    image_name = server.upload(job.image_bytes, sha256_bytes(job.image_bytes)[:24] + row.image.suffix.lower())
+    mask_name = None
+    if row.mask is not None and job.mask_bytes is not None:
+        mask_name = server.upload(job.mask_bytes, sha256_bytes(job.mask_bytes)[:24] + row.mask.suffix.lower())
+    graph = build_graph(template, row, info, image_name, mask_name, prefix=f"ffi_batch/{row.label}")
+    entry = server.run(graph, timeout, on_progress)
+    images = server.output_images(entry)
+    if not images:
+        raise PromptFailed("the workflow finished without saving any image")
+    outputs = []
+    for i, image in enumerate(images):
+        suffix = Path(image["filename"]).suffix or ".png"
+        outputs.append((f"{row.label}_{job.key[:8]}_{i:02d}{suffix}", server.view(image)))
+    return outputs
+
+
+def save_outputs(output_dir: Path, state: State, job: Job, images: list[tuple[str, bytes]]) -> list[str]:
+    """Write a finished row's images into the output folder and record the row in the resume state."""
+    for name, data in images:
+        write_atomic(output_dir / name, data)
+    outputs = [name for name, _ in images]
+    state.record(job.key, job.row, outputs)
+    return outputs

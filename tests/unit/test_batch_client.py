@@ -186,3 +186,53 @@ def test_prompt_rejection_is_described_per_node():
                                      "errors": [{"message": "Value not in list", "details": "unet_name: x"}]}}}
     text = describe_rejection(body)
     assert "Prompt outputs failed validation" in text and "UNETLoader (node unet): Value not in list" in text
+
+
+def test_launcher_command_owns_its_folders_and_adds_cpu_once(tmp_path):
+    from batch_client.launcher import LaunchSpec, LocalComfy
+
+    spec = LaunchSpec(comfyui=str(tmp_path / "comfy"), base_dir=str(tmp_path / "base"),
+                      work_dir=str(tmp_path / "w"), extra_args=("--lowvram",))
+    cmd = LocalComfy(spec, "worker-3").command(port=8190, cpu=True)
+    folder = tmp_path / "w" / "worker-3"
+    assert cmd[1] == "main.py" and cmd[cmd.index("--base-directory") + 1] == str(tmp_path / "base")
+    for flag, sub in [("--output-directory", "output"), ("--input-directory", "input"),
+                      ("--temp-directory", "temp"), ("--user-directory", "user")]:
+        assert cmd[cmd.index(flag) + 1] == str(folder / sub)
+    assert cmd[cmd.index("--listen") + 1] == "127.0.0.1" and cmd[cmd.index("--port") + 1] == "8190"
+    assert cmd.count("--cpu") == 1 and cmd[-1] == "--lowvram"
+    assert "--cpu" not in LocalComfy(spec, "w").command(8190, cpu=False)
+    gpu_cpu = LaunchSpec(spec.comfyui, spec.base_dir, spec.work_dir, extra_args=("--cpu",))
+    assert LocalComfy(gpu_cpu, "w").command(8190, cpu=True).count("--cpu") == 1
+
+
+def test_launcher_refuses_a_tree_without_main_py_or_a_base_without_custom_nodes(tmp_path):
+    from batch_client.launcher import LaunchError, LaunchSpec, LocalComfy
+
+    (tmp_path / "comfy").mkdir()
+    spec = LaunchSpec(str(tmp_path / "comfy"), str(tmp_path / "base"), str(tmp_path / "w"))
+    with pytest.raises(LaunchError, match="main.py"):
+        LocalComfy(spec, "w0").start(cpu=True)
+    (tmp_path / "comfy" / "main.py").write_text("")
+    with pytest.raises(LaunchError, match="custom_nodes"):
+        LocalComfy(spec, "w0").start(cpu=True)
+
+
+def test_ray_without_a_server_or_comfyui_is_a_usage_error(data, capsys, monkeypatch):
+    from batch_client.__main__ import main
+
+    monkeypatch.delenv("COMFYUI_PATH", raising=False)
+    csv_path = write(data / "e.csv", "image,mask,prompt\nimg/a.png,img/m.png,p\n")
+    code = main(["--input", str(csv_path), "--output_dir", str(data / "out"), "--ray"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--comfyui" in err or "needs Ray" in err
+
+
+def test_row_error_survives_pickling_as_a_ray_actor_sends_it():
+    import pickle
+
+    err = RowError(3, "mode", "'outpaint' is not one of inpaint")
+    err.image = "photo.png"
+    back = pickle.loads(pickle.dumps(err))
+    assert (back.row, back.column, back.image, str(back)) == (3, "mode", "photo.png", str(err))
