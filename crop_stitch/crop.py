@@ -54,6 +54,46 @@ def resize_hwc(x: Tensor, height: int, width: int, mode: str) -> Tensor:
     return work.permute(0, 2, 3, 1).contiguous().to(x.dtype)
 
 
+def _resize_weights(n_in: int, n_out: int, mode: str, antialias: bool, device: torch.device) -> Tensor:
+    """[n_out, n_in] weights of resize_hwc along one axis: the resize of each unit impulse."""
+    eye = torch.eye(n_in, device=device, dtype=torch.float32)[None, :, None, :]  # n_in impulses, 1 x n_in each
+    if mode in ("bicubic", "bilinear"):
+        out = F.interpolate(eye, size=(1, n_out), mode=mode, align_corners=False, antialias=antialias)
+    else:
+        out = F.interpolate(eye, size=(1, n_out), mode=mode)
+    return out[0, :, 0, :].transpose(0, 1)
+
+
+def _support(weights: Tensor) -> tuple[Tensor, slice]:
+    """The weights restricted to the input indices they touch, and those indices."""
+    used = torch.nonzero(weights.abs().sum(dim=0) > 0).flatten()
+    lo, hi = int(used.min()), int(used.max()) + 1
+    return weights[:, lo:hi], slice(lo, hi)
+
+
+def resize_window_hwc(x: Tensor, height: int, width: int, rows: slice, cols: slice, mode: str) -> Tensor:
+    """resize_hwc(x, height, width, mode)[:, rows, cols], computing only that window.
+
+    Every resample mode is separable and linear, so the window is W_rows @ x @ W_cols^T with the
+    weights read off the resize of unit impulses (equal to the full resize up to float rounding).
+    A window of more than half the output is resized whole and sliced, which is then cheaper.
+    """
+    if mode not in RESAMPLE_MODES:
+        raise ValueError(f"resample must be one of {RESAMPLE_MODES}, got {mode!r}")
+    h, w = x.shape[1], x.shape[2]
+    win_h, win_w = len(range(height)[rows]), len(range(width)[cols])
+    if (h, w) == (height, width) or win_h * win_w * 2 > height * width:
+        return resize_hwc(x, height, width, mode)[:, rows, cols]
+    antialias = height < h or width < w
+    wy, ys = _support(_resize_weights(h, height, mode, antialias, x.device)[rows])
+    wx, xs = _support(_resize_weights(w, width, mode, antialias, x.device)[cols])
+    work = x[:, ys, xs].float().permute(0, 3, 1, 2)  # [N,C,h',w']
+    out = torch.matmul(torch.matmul(wy, work), wx.transpose(0, 1)).permute(0, 2, 3, 1)
+    if mode == "bicubic":
+        out = out.clamp(0.0, 1.0)
+    return out.contiguous().to(x.dtype)
+
+
 def _owned(region: Region, y0: int, y1: int, x0: int, x1: int, like: Tensor) -> Tensor:
     """[y1-y0, x1-x0] 0/1 mask of the window's pixels inside the region's mask_box.
 
@@ -141,7 +181,7 @@ class Stitcher:
 
     originals: Tensor
     composite: Tensor
-    denoise: Tensor
+    denoise: Tensor | None  # read only by colour correction
     plan: CropPlan
     color_correct: bool = False
     resample: str = "bicubic"
@@ -176,19 +216,19 @@ def _blend_window(region: Region) -> tuple[int, int, int, int] | None:
     return None if ax1 <= ax0 or ay1 <= ay0 else (ax0, ay0, ax1, ay1)
 
 
-def _corrected(full: Tensor, original: Tensor, denoise: Tensor, region: Region, ring_px: int) -> Tensor:
-    """Colour-correct the resized crop `full` [V,bh,bw,C] around the mask box (ring_px neighbourhood)."""
-    bx0, by0 = region.box[0], region.box[1]
+def _ring_window(region: Region, ring_px: int) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): the mask box grown by ring_px, inside the image (colour correction fits there)."""
     vx0, vy0, vx1, vy1 = region.valid_box
     mx0, my0, mx1, my1 = region.mask_box
-    cx0, cy0 = max(vx0, mx0 - ring_px), max(vy0, my0 - ring_px)
-    cx1, cy1 = min(vx1, mx1 + ring_px), min(vy1, my1 + ring_px)
-    own = denoise[cy0:cy1, cx0:cx1] * _owned(region, cy0, cy1, cx0, cx1, denoise)
-    ci = full.shape[-1]
-    out = full.clone()
-    out[:, cy0 - by0:cy1 - by0, cx0 - bx0:cx1 - bx0] = _color_correct(
-        full[:, cy0 - by0:cy1 - by0, cx0 - bx0:cx1 - bx0], original[cy0:cy1, cx0:cx1, :ci], own, ring_px)
-    return out
+    return max(vx0, mx0 - ring_px), max(vy0, my0 - ring_px), min(vx1, mx1 + ring_px), min(vy1, my1 + ring_px)
+
+
+def _resized_part(crop: Tensor, region: Region, window: tuple[int, int, int, int], resample: str) -> Tensor:
+    """The crop resized back to the region's box size, only the pixels of `window` (image coordinates)."""
+    x0, y0, x1, y1 = window
+    bx0, by0 = region.box[0], region.box[1]
+    return resize_window_hwc(crop, region.size[1], region.size[0], slice(y0 - by0, y1 - by0),
+                             slice(x0 - bx0, x1 - bx0), resample)
 
 
 def stitch(originals: Tensor, composite_full: Tensor, plan: CropPlan, inpainted: Sequence[Tensor],
@@ -217,11 +257,14 @@ def stitch(originals: Tensor, composite_full: Tensor, plan: CropPlan, inpainted:
         if not bool((m > 0).any()):
             continue
         crop = match_channels(crop, c)[..., :c].to(device=originals.device, dtype=originals.dtype)
-        full = resize_hwc(crop, region.size[1], region.size[0], resample)
         if color_correct:
-            full = _corrected(full, originals[i], den[i].to(originals.device), region, ring_px)
-        bx0, by0 = region.box[0], region.box[1]
-        sub = full[:, ay0 - by0:ay1 - by0, ax0 - bx0:ax1 - bx0]
+            cx0, cy0, cx1, cy1 = ring = _ring_window(region, ring_px)
+            own = den[i, cy0:cy1, cx0:cx1].to(originals.device) * _owned(region, cy0, cy1, cx0, cx1, den)
+            part = _resized_part(crop, region, ring, resample)
+            part = _color_correct(part, originals[i, cy0:cy1, cx0:cx1, :part.shape[-1]], own, ring_px)
+            sub = part[:, ay0 - cy0:ay1 - cy0, ax0 - cx0:ax1 - cx0]
+        else:
+            sub = _resized_part(crop, region, window, resample)
         ci = sub.shape[-1]
         rows = slice(i * variants, (i + 1) * variants)
         cur = out[rows, ay0:ay1, ax0:ax1, :ci]

@@ -195,15 +195,11 @@ def feather_ramps(mask: Tensor, px: int) -> tuple[Tensor, Tensor]:
     return denoise, composite
 
 
-def prepare_masks(mask: Tensor, settings: MaskSettings | None = None) -> PreparedMasks:
-    """sanitize -> invert -> hipass -> fill_holes -> stabilize -> grow, then the feather ramps.
-
-    See `feather_ramps`: composite > 0 implies denoise > 0, composite <= denoise everywhere, and both
-    are exactly 0 farther than feather_px from the mask. All three [B,H,W] in original pixels.
-    """
-    s = settings or MaskSettings()
-    m, _ = _batched(mask)
-    m = sanitize_mask(m)
+def mask_chain(mask: Tensor, settings: MaskSettings) -> PreparedMasks:
+    """sanitize -> invert -> hipass -> fill_holes -> stabilize -> grow, then the feather ramps, on the
+    whole [B,H,W] tensor given (prepare_masks runs it on windows around the mask)."""
+    s = settings
+    m = sanitize_mask(mask)
     if s.invert:
         m = invert(m)
     if s.hipass > 0:
@@ -215,3 +211,27 @@ def prepare_masks(mask: Tensor, settings: MaskSettings | None = None) -> Prepare
         m = grow(m, s.grow_px)
     denoise, composite = feather_ramps(m, max(0, int(s.feather_px)))
     return PreparedMasks(inpaint=m, denoise=denoise, composite=composite)
+
+
+def prepare_masks(mask: Tensor, settings: MaskSettings | None = None) -> PreparedMasks:
+    """The three masks of `mask_chain`, computed only on windows around the mask's pixels.
+
+    See `feather_ramps`: composite > 0 implies denoise > 0, composite <= denoise everywhere, and both
+    are exactly 0 farther than grow + feather_px from the mask. All three [B,H,W] in original pixels.
+    Each window reaches grow + feather + 2 pixels past the mask and holds whole mask components, so
+    every local op sees exactly what it would on the full image (the work is proportional to the
+    mask's area, not the image's); `invert` turns the background on and runs on the whole image.
+    """
+    s = settings or MaskSettings()
+    m, _ = _batched(_as_float(mask))
+    if s.invert or m.numel() == 0:
+        return mask_chain(m, s)
+    level = max(float(s.hipass), 1e-12)
+    active = torch.nan_to_num(m, nan=0.0, posinf=1.0, neginf=0.0) >= level
+    reach = max(0, int(s.grow_px)) + max(0, int(s.feather_px)) + 2
+    out = [torch.zeros_like(m) for _ in range(3)]
+    for y0, y1, x0, x1 in active_windows(active, reach):
+        part = mask_chain(m[:, y0:y1, x0:x1], s)
+        for full, win in zip(out, (part.inpaint, part.denoise, part.composite), strict=True):
+            full[:, y0:y1, x0:x1] = win
+    return PreparedMasks(inpaint=out[0], denoise=out[1], composite=out[2])

@@ -276,3 +276,26 @@ def test_windowed_ops_equal_full_image_ops() -> None:
     assert torch.equal(grow(m, 6), dilate_disk(m, 6))
     assert torch.equal(grow(m, -3), erode_disk(m, 3))
     assert torch.equal(fill_holes(m), fill_holes_window(m))
+
+
+@pytest.mark.parametrize("settings", [
+    MaskSettings(feather_px=16),
+    MaskSettings(fill_holes=True, grow_px=6, feather_px=9, stabilize=0.9),
+    MaskSettings(grow_px=-3, feather_px=5, hipass=0.3),
+])
+def test_windowed_preparation_equals_the_whole_image_chain(settings: MaskSettings) -> None:
+    """prepare_masks works on windows around the mask only; the result is the chain run on the whole image."""
+    from fluxfill_inpainter.crop_stitch.masks import mask_chain
+
+    g = torch.Generator().manual_seed(5)
+    m = torch.zeros(2, 300, 420)
+    m[0, 10:60, 20:90] = 1.0
+    m[0, 30:40, 40:60] = 0.0  # a hole
+    m[0, 250:300, 380:420] = 0.7  # touching two borders
+    m[1, 140:160, 200:330] = torch.rand(20, 130, generator=g)
+    m[1, 5, 5] = float("nan")
+    m[1, 0:3, 400:420] = float("inf")
+    windowed_result = prepare_masks(m, settings)
+    whole = mask_chain(m, settings)
+    for name in ("inpaint", "denoise", "composite"):
+        assert torch.equal(getattr(windowed_result, name), getattr(whole, name)), name

@@ -185,3 +185,44 @@ def test_batch_one_masks_broadcast_over_images() -> None:
     assert torch.equal(batch.denoise[0], batch.denoise[1]) and batch.denoise.max() == 1
     out = stitch(img, m, plan, [torch.zeros(1, *batch.images.shape[1:])] * 2, 1)
     assert torch.all(out[:, 10:20, 10:20] == 0) and torch.equal(out[:, 30:], img[:, 30:])
+
+
+@pytest.mark.parametrize("resample", ["bicubic", "bilinear", "area", "nearest-exact"])
+@pytest.mark.parametrize("size", [(300, 200), (90, 60)])
+def test_resize_window_equals_the_full_resize_sliced(resample, size) -> None:
+    from fluxfill_inpainter.crop_stitch.crop import resize_hwc, resize_window_hwc
+
+    x = torch.rand(2, 64, 48, 3, generator=torch.Generator().manual_seed(2))
+    h, w = size
+    rows, cols = slice(h // 5, h // 2), slice(w // 3, w // 3 + w // 4)
+    window = resize_window_hwc(x, h, w, rows, cols, resample)
+    torch.testing.assert_close(window, resize_hwc(x, h, w, resample)[:, rows, cols], atol=1e-5, rtol=0)
+
+
+def test_stitch_equals_blending_the_whole_resized_box() -> None:
+    """Stitch resizes only each region's blend window; the oracle resizes the whole box (the simple way)
+    and blends by the formula: bit-exact outside the composite, within 1/255 inside."""
+    from fluxfill_inpainter.crop_stitch.crop import resize_hwc
+
+    img = torch.rand(1, 400, 500, 3, generator=torch.Generator().manual_seed(3))
+    m = torch.zeros(1, 400, 500)
+    m[0, 100:130, 120:160] = 1.0
+    m[0, 300:380, 400:470] = 1.0
+    pm = prepare_masks(m, MaskSettings(feather_px=6))
+    plan = plan_crops(pm.denoise, CropSettings(min_crop_px=256, min_context_px=64, target_mp=0.02,
+                                               min_side=64, max_side=256))
+    crops = [torch.rand(2, r.target[1], r.target[0], 3, generator=torch.Generator().manual_seed(i))
+             for i, r in enumerate(plan.regions)]
+    out = stitch(img, pm.composite, plan, crops, 2)
+    expected = img.repeat_interleave(2, dim=0).clone()
+    for region, crop in zip(plan.regions, crops, strict=True):
+        full = resize_hwc(crop, region.size[1], region.size[0], "bicubic")
+        x0, y0, x1, y1 = region.mask_box
+        bx, by = region.box[0], region.box[1]
+        mm = pm.composite[0, y0:y1, x0:x1, None]
+        cur = expected[:, y0:y1, x0:x1]
+        expected[:, y0:y1, x0:x1] = mm * full[:, y0 - by:y1 - by, x0 - bx:x1 - bx] + (1 - mm) * cur
+    outside = (pm.composite[0] == 0).expand(2, -1, -1)
+    assert bool(outside.any()) and bool((~outside).any())
+    assert torch.equal(out[outside], img.repeat_interleave(2, dim=0)[outside])
+    assert (out - expected).abs().max() <= 1 / 255
