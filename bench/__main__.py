@@ -143,6 +143,10 @@ class Run:
         self.results["b2"] = overhead.run(cfg["b2_size"], cfg["b2_runs"], "cpu", cfg["target_mp"],
                                           cfg["min_side"], cfg["min_crop"])
         print(f"    median ms {self.results['b2']['median_ms']}", flush=True)
+        sizes = (cfg["b2_size"] // 2, cfg["b2_size"] * 2)
+        self.results["b2"]["flat"] = overhead.run_flat(sizes, max(1, cfg["b2_runs"] // 2), cfg["target_mp"],
+                                                       cfg["min_side"], cfg["min_crop"])
+        print(f"    same mask, {sizes[0]}² vs {sizes[1]}²: {self.results['b2']['flat']}", flush=True)
         self.save()
 
     def b3(self) -> None:

@@ -24,13 +24,15 @@ from .common import use_repo_imports
 FEATHER = 16
 
 
-def three_regions(size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """A smooth [1,S,S,3] image and a mask of three separate blobs (a disk, a bar, a ring)."""
+def three_regions(size: int, device: torch.device, mask_scale: float | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """A smooth [1,S,S,3] image and a mask of three separate blobs (a disk, a bar, a ring), laid out
+    for a 4096² image scaled to `size` (or by `mask_scale`, for the same mask on every size)."""
     gen = torch.Generator().manual_seed(0)
     coarse = torch.rand(1, 3, 16, 16, generator=gen)
     image = torch.nn.functional.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False)
     image = image.permute(0, 2, 3, 1).contiguous().to(device)
-    s = size / 4096
+    s = size / 4096 if mask_scale is None else mask_scale
     ys = torch.arange(size, device=device).view(-1, 1).float()
     xs = torch.arange(size, device=device).view(1, -1).float()
     disk = (ys - 900 * s) ** 2 + (xs - 800 * s) ** 2 <= (220 * s) ** 2
@@ -119,6 +121,26 @@ def run(size: int = 4096, runs: int = 7, device_name: str = "cpu", target_mp: fl
         "settings": {"feather": FEATHER, "context": 1.0, "target_mp": target_mp, "min_side": min_side,
                      "min_crop": min_crop},
     }
+
+
+def run_flat(sizes: tuple[int, ...] = (2048, 8192), runs: int = 3, target_mp: float = 0.25,
+             min_side: int = 512, min_crop: int = 512) -> dict[str, Any]:
+    """Crop + stitch for the SAME mask (the 2048² layout) on images of each size: flat in image size?"""
+    use_repo_imports()
+    device = torch.device("cpu")
+    mask_settings, crop_settings = settings(target_mp, min_side, min_crop)
+    totals, stages = {}, {}
+    for size in sizes:
+        image, mask = three_regions(size, device, mask_scale=min(sizes) / 4096)
+        one_call(image, mask, mask_settings, crop_settings, device)  # warm-up
+        calls = [one_call(image, mask, mask_settings, crop_settings, device)[0] for _ in range(runs)]
+        totals[size] = round(statistics.median(c["total"] for c in calls), 2)
+        stages[size] = {k: round(statistics.median(c[k] for c in calls), 2)
+                        for k in ("prepare_masks", "plan_crops", "crop_regions", "stitch")}
+        del image, mask
+    small, big = min(sizes), max(sizes)
+    return {"sizes": list(sizes), "runs": runs, "total_ms": totals, "stage_ms": stages,
+            "ratio": round(totals[big] / totals[small], 2)}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -130,6 +130,13 @@ def b2_table(results: dict) -> list[str]:
         lines += ["", f"One sampling step ({what}): {step:.2f} s wall, {step_cpu:.2f} s CPU. "
                   f"Crop+stitch = **{100 * med['total'] / 1000 / step:.1f} %** of one step (wall), "
                   f"{100 * cpu['total'] / 1000 / step_cpu:.1f} % (CPU time)."]
+    flat = b2.get("flat")
+    if flat:
+        small, big = (str(s) for s in (min(flat["sizes"]), max(flat["sizes"])))
+        per = {k: flat["total_ms"].get(k, flat["total_ms"].get(int(k))) for k in (small, big)}
+        stages = flat["stage_ms"].get(big, flat["stage_ms"].get(int(big)))
+        lines += ["", f"Same mask on a {small}² and a {big}² image: {per[small]:.1f} ms vs {per[big]:.1f} ms "
+                  f"(**{flat['ratio']:.2f}×**; stages at {big}²: {stages})."]
     return lines
 
 
