@@ -227,7 +227,7 @@ def prepare_masks(mask: Tensor, settings: MaskSettings | None = None) -> Prepare
     if s.invert or m.numel() == 0:
         return mask_chain(m, s)
     level = max(float(s.hipass), 1e-12)
-    active = torch.nan_to_num(m, nan=0.0, posinf=1.0, neginf=0.0) >= level
+    active = m >= level  # as sanitize_mask will have it: NaN and -inf are off, +inf is on
     reach = max(0, int(s.grow_px)) + max(0, int(s.feather_px)) + 2
     out = [torch.zeros_like(m) for _ in range(3)]
     for y0, y1, x0, x1 in active_windows(active, reach):
