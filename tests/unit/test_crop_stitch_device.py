@@ -44,7 +44,7 @@ def test_cpu_and_cuda_plans_match() -> None:
     plan_gpu = plan_crops(gpu.denoise, s)
     assert plan_cpu == plan_gpu and len(plan_cpu.regions) >= 2
     ids = plan_gpu.groups_by_target()[plan_gpu.regions[0].target]
-    batch = crop_regions(img.cuda(), gpu.denoise, gpu.composite, plan_gpu, ids)
+    batch = crop_regions(img.cuda(), gpu.inpaint, gpu.denoise, plan_gpu, ids)
     assert batch.images.is_cuda
     crops = [torch.rand(1, r.target[1], r.target[0], 3) for r in plan_gpu.regions]
     out_gpu = stitch(img.cuda(), gpu.composite, plan_gpu, [c.cuda() for c in crops], 1)
