@@ -6,17 +6,7 @@ No ComfyUI imports: IMAGE is [B,H,W,C] float 0..1 and MASK is [B,H,W] float (1 =
 from .channels import match_channels, to_rgb
 from .color import color_correct
 from .components import label_components
-from .crop import (
-    RESAMPLE_MODES,
-    CropBatch,
-    Stitcher,
-    crop_region,
-    crop_regions,
-    crops_by_region,
-    resize_hwc,
-    stitch,
-    variant_major,
-)
+from .crop import CropBatch, crop_region, crop_regions, crops_by_region, variant_major
 from .masks import (
     DEFAULT_THRESHOLD,
     MaskSettings,
@@ -38,6 +28,8 @@ from .plan import TARGET_MODES, CropPlan, CropSettings, Region, plan_crops
 from .prefill import PREFILL_MODES, PrefillUnavailable, opencv_available, prefill, push_pull_fill
 from .preview import draw_regions_preview
 from .regions import find_clusters
+from .resize import RESAMPLE_MODES, resize_hwc, resize_window_hwc
+from .stitch import RegionMasks, Stitcher, region_masks, stitch, stitch_regions
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -55,6 +47,7 @@ __all__ = [
     "PrefillUnavailable",
     "PreparedMasks",
     "Region",
+    "RegionMasks",
     "Stitcher",
     "broadcast_mask",
     "color_correct",
@@ -78,12 +71,15 @@ __all__ = [
     "prefill",
     "prepare_masks",
     "push_pull_fill",
+    "region_masks",
     "resize_hwc",
+    "resize_window_hwc",
     "resolve_padding",
     "sanitize_mask",
     "seam_mask",
     "stabilize",
     "stitch",
+    "stitch_regions",
     "to_rgb",
     "variant_major",
 ]

@@ -26,6 +26,7 @@ class CropStage:
     stitcher: Stitcher
     inpaint_mask: torch.Tensor  # [B,H,W] the prepared mask before the feather band
     denoise_mask: torch.Tensor  # [B,H,W] what the sampler may change
+    composite_mask: torch.Tensor  # [B,H,W] what the stitch blends (the Inpainter's `mask` output)
     options: InpaintOptions
 
     @property
@@ -45,17 +46,15 @@ def crop_stage(image: torch.Tensor, mask: torch.Tensor, options: InpaintOptions,
     originals = image.to(home)
     prepared = prepare_masks(mask.to(device=home, dtype=originals.dtype), options.mask)
     plan = plan_crops(prepared.denoise, options.crop)
-    # the denoise mask is kept only where the stitch reads it (colour correction): STITCHERs are cached
-    stitcher = Stitcher(originals=originals, composite=prepared.composite,
-                        denoise=prepared.denoise if options.color_correct else None, plan=plan,
-                        color_correct=options.color_correct, resample=options.resample)
+    stitcher = Stitcher.build(originals, prepared.composite, plan, denoise=prepared.denoise,
+                              color_correct=options.color_correct, resample=options.resample)
     if plan.regions:
         sizes = sorted({r.target for r in plan.regions})
         log.info("%s: %d region(s) in %d image(s), crop sizes %s", node, len(plan.regions), image.shape[0], sizes)
     else:
         log.info("%s: the mask is empty; returning the input image untouched, nothing sampled", node)
     return CropStage(stitcher=stitcher, inpaint_mask=prepared.inpaint, denoise_mask=prepared.denoise,
-                     options=options)
+                     composite_mask=prepared.composite, options=options)
 
 
 def crop_images(stage: CropStage, region_indices: list[int]) -> CropBatch:

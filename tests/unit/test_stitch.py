@@ -87,7 +87,7 @@ def test_variant_major_layout_round_trips_and_feeds_the_stitcher() -> None:
     repeated = torch.cat([torch.stack([per_region[r][j] for r in range(regions)]) for j in range(v)])
     assert torch.equal(variant_major(per_region), repeated)
     assert all(torch.equal(a, b) for a, b in zip(crops_by_region(repeated, regions), per_region, strict=True))
-    st = Stitcher(originals=img, composite=pm.composite, denoise=pm.denoise, plan=plan)
+    st = Stitcher.build(img, pm.composite, plan, denoise=pm.denoise)
     assert torch.equal(st.stitch(crops_by_region(repeated, regions), v),
                        stitch(img, pm.composite, plan, per_region, variants=v, denoise_full=pm.denoise))
     with pytest.raises(ValueError):
@@ -190,7 +190,7 @@ def test_batch_one_masks_broadcast_over_images() -> None:
 @pytest.mark.parametrize("resample", ["bicubic", "bilinear", "area", "nearest-exact"])
 @pytest.mark.parametrize("size", [(300, 200), (90, 60)])
 def test_resize_window_equals_the_full_resize_sliced(resample, size) -> None:
-    from fluxfill_inpainter.crop_stitch.crop import resize_hwc, resize_window_hwc
+    from fluxfill_inpainter.crop_stitch import resize_hwc, resize_window_hwc
 
     x = torch.rand(2, 64, 48, 3, generator=torch.Generator().manual_seed(2))
     h, w = size
@@ -202,7 +202,7 @@ def test_resize_window_equals_the_full_resize_sliced(resample, size) -> None:
 def test_stitch_equals_blending_the_whole_resized_box() -> None:
     """Stitch resizes only each region's blend window; the oracle resizes the whole box (the simple way)
     and blends by the formula: bit-exact outside the composite, within 1/255 inside."""
-    from fluxfill_inpainter.crop_stitch.crop import resize_hwc
+    from fluxfill_inpainter.crop_stitch import resize_hwc
 
     img = torch.rand(1, 400, 500, 3, generator=torch.Generator().manual_seed(3))
     m = torch.zeros(1, 400, 500)
@@ -226,3 +226,20 @@ def test_stitch_equals_blending_the_whole_resized_box() -> None:
     assert bool(outside.any()) and bool((~outside).any())
     assert torch.equal(out[outside], img.repeat_interleave(2, dim=0)[outside])
     assert (out - expected).abs().max() <= 1 / 255
+
+
+def test_stitcher_keeps_mask_windows_not_full_size_masks() -> None:
+    """The STITCHER ComfyUI caches holds the originals and each region's window, never full-size masks."""
+    img = torch.rand(1, 600, 800, 3)
+    m = torch.zeros(1, 600, 800)
+    m[0, 100:140, 100:150] = 1.0
+    m[0, 400:460, 600:700] = 1.0
+    pm = prepare_masks(m, MaskSettings(feather_px=8))
+    plan = plan_crops(pm.denoise, SETTINGS)
+    for color in (False, True):
+        st = Stitcher.build(img, pm.composite, plan, denoise=pm.denoise, color_correct=color)
+        held = sum(t.numel() for rm in st.masks if rm for t in (rm.composite, rm.denoise) if t is not None)
+        assert 0 < held < 0.1 * m.numel()
+        crops = [torch.rand(1, r.target[1], r.target[0], 3) for r in plan.regions]
+        assert torch.equal(st.stitch(crops, 1), stitch(img, pm.composite, plan, crops, 1, denoise_full=pm.denoise,
+                                                       color_correct=color))

@@ -1,0 +1,69 @@
+"""Resizing IMAGE tensors [N,H,W,C]: whole, or only a window of the result (pure torch)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+RESAMPLE_MODES = ("bicubic", "bilinear", "area", "nearest-exact")
+
+
+def resize_hwc(x: Tensor, height: int, width: int, mode: str) -> Tensor:
+    """Resize [N,h,w,C] to [N,height,width,C]; antialiased when shrinking, bicubic clamped."""
+    if mode not in RESAMPLE_MODES:
+        raise ValueError(f"resample must be one of {RESAMPLE_MODES}, got {mode!r}")
+    if x.shape[1] == height and x.shape[2] == width:
+        return x.clone()
+    work = x if x.dtype in (torch.float32, torch.float64) else x.float()
+    work = work.permute(0, 3, 1, 2)
+    if mode in ("bicubic", "bilinear"):
+        down = height < x.shape[1] or width < x.shape[2]
+        work = F.interpolate(
+            work, size=(height, width), mode=mode, align_corners=False, antialias=down
+        )
+    else:
+        work = F.interpolate(work, size=(height, width), mode=mode)
+    if mode == "bicubic":
+        work = work.clamp(0.0, 1.0)
+    return work.permute(0, 2, 3, 1).contiguous().to(x.dtype)
+
+
+def _resize_weights(n_in: int, n_out: int, mode: str, antialias: bool, device: torch.device) -> Tensor:
+    """[n_out, n_in] weights of resize_hwc along one axis: the resize of each unit impulse."""
+    eye = torch.eye(n_in, device=device, dtype=torch.float32)[None, :, None, :]  # n_in impulses, 1 x n_in each
+    if mode in ("bicubic", "bilinear"):
+        out = F.interpolate(eye, size=(1, n_out), mode=mode, align_corners=False, antialias=antialias)
+    else:
+        out = F.interpolate(eye, size=(1, n_out), mode=mode)
+    return out[0, :, 0, :].transpose(0, 1)
+
+
+def _support(weights: Tensor) -> tuple[Tensor, slice]:
+    """The weights restricted to the input indices they touch, and those indices."""
+    used = torch.nonzero(weights.abs().sum(dim=0) > 0).flatten()
+    lo, hi = int(used.min()), int(used.max()) + 1
+    return weights[:, lo:hi], slice(lo, hi)
+
+
+def resize_window_hwc(x: Tensor, height: int, width: int, rows: slice, cols: slice, mode: str) -> Tensor:
+    """resize_hwc(x, height, width, mode)[:, rows, cols], computing only that window.
+
+    Every resample mode is separable and linear, so the window is W_rows @ x @ W_cols^T with the
+    weights read off the resize of unit impulses (equal to the full resize up to float rounding).
+    A window of more than half the output is resized whole and sliced, which is then cheaper.
+    """
+    if mode not in RESAMPLE_MODES:
+        raise ValueError(f"resample must be one of {RESAMPLE_MODES}, got {mode!r}")
+    h, w = x.shape[1], x.shape[2]
+    win_h, win_w = len(range(height)[rows]), len(range(width)[cols])
+    if (h, w) == (height, width) or win_h * win_w * 2 > height * width:
+        return resize_hwc(x, height, width, mode)[:, rows, cols]
+    antialias = height < h or width < w
+    wy, ys = _support(_resize_weights(h, height, mode, antialias, x.device)[rows])
+    wx, xs = _support(_resize_weights(w, width, mode, antialias, x.device)[cols])
+    work = x[:, ys, xs].float().permute(0, 3, 1, 2)  # [N,C,h',w']
+    out = torch.matmul(torch.matmul(wy, work), wx.transpose(0, 1)).permute(0, 2, 3, 1)
+    if mode == "bicubic":
+        out = out.clamp(0.0, 1.0)
+    return out.contiguous().to(x.dtype)
