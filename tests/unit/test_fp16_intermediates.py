@@ -268,3 +268,31 @@ def test_prefill_float16_unmasked_pixels_bit_identical(method, mask_dtype):
         assert out[hole].float().min() >= known.float().min() - 1e-3
         assert out[hole].float().max() <= known.float().max() + 1e-3
         assert not torch.equal(out[hole], image[hole])
+
+
+# --- stitch ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("color", [False, True])
+def test_stitch_float16_is_exact_outside_and_finite_inside(color):
+    """--fp16-intermediates: a float16 image and float32 or float16 crops stitch back as float16, the
+    pixels outside the user's mask grown by the feather bit-exact (oracle: distance from the mask)."""
+    from fluxfill_inpainter.crop_stitch import stitch
+
+    image = _image(batch=1)
+    mask = torch.zeros(1, H, W, dtype=HALF)
+    mask[0, 20:40, 30:60] = 1.0
+    feather = 4
+    masks = prepare_masks(mask, MaskSettings(feather_px=feather))
+    plan = plan_crops(masks.denoise, CropSettings(target_mode="fixed", fixed_width=64, fixed_height=48, **SMALL))
+    crops = [torch.rand(2, r.target[1], r.target[0], 3, generator=torch.Generator().manual_seed(1)).to(dtype)
+             for r, dtype in zip(plan.regions, (torch.float32, HALF), strict=False)]
+    out = stitch(image, masks.composite, plan, crops, 2, denoise_full=masks.denoise, color_correct=color)
+    assert out.dtype == HALF and torch.isfinite(out).all()
+    ys, xs = torch.meshgrid(torch.arange(H), torch.arange(W), indexing="ij")
+    dy = torch.clamp(torch.maximum(20 - ys, ys - 39), min=0)
+    dx = torch.clamp(torch.maximum(30 - xs, xs - 59), min=0)
+    outside = (dy * dy + dx * dx) > feather * feather
+    assert outside.any() and (~outside).any()
+    for row in out:
+        assert torch.equal(row[outside], image[0][outside])
+    assert not torch.equal(out[0][~outside], image[0][~outside])
