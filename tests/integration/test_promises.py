@@ -104,7 +104,7 @@ def test_seed_at_the_top_of_the_range_wraps(models, condition):
     torch.testing.assert_close(out[0][1:2], single, atol=1e-4, rtol=0)
 
 
-def test_crop_then_stitch_of_the_same_crops_equals_the_inpainter(models, condition):
+def test_crop_then_stitch_of_the_same_crops_equals_the_inpainter(models, condition, spy):
     """One layout: the Inpainter's decoded crops, laid out variant-major as RepeatImageBatch gives them,
     through FluxFill Crop + FluxFill Stitch reproduce the Inpainter's own stitch."""
     import copy
@@ -131,8 +131,10 @@ def test_crop_then_stitch_of_the_same_crops_equals_the_inpainter(models, conditi
     assert json.loads(plan)["regions"] == json.loads(out[7])["regions"]
     (stitched,) = run_node(InpaintStitch, stitcher=stitcher, inpainted_image=repeated).result
     assert torch.equal(stitched, out[0])
-    # the latent output uses the same layout: row j * R + r
-    assert out[1]["samples"].shape[0] == regions * variants
+    # the latent output uses the same layout: row j * R + r, from the sampler's rows r * V + j
+    (sampled,) = [c["samples"] for c in spy.calls]
+    expected = torch.cat([sampled[[r * variants + j for r in range(regions)]] for j in range(variants)])
+    assert torch.equal(out[1]["samples"], expected)
 
 
 def test_sampler_calls_split_to_a_row_cap_give_the_same_result(models, condition, monkeypatch, spy):
@@ -175,6 +177,18 @@ def test_guidance_rule_on_flux_fill(models, condition, spy, upstream, widget, ex
             guidance=widget)
     assert spy.calls[0]["positive"][0][1]["guidance"] == expected
     assert all("guidance" not in extras for _, extras in cond) or upstream is not None  # input untouched
+
+
+def test_guidance_default_of_a_distilled_flux_without_fill_channels(models, condition, spy):
+    """Flux dev shape (guidance embedding, no concat channels): automatic guidance is 3.5, not Fill's 30."""
+    from tiny_models import small_flux_patcher
+
+    dev = small_flux_patcher(in_channels=16)
+    assert dev.model.diffusion_model.params.guidance_embed
+    inpaint((dev, models[1], models[2]), *disk_scene(48, 48, 8), options=small_options(), condition=condition,
+            clip=False, steps=1, guidance=0.0)
+    assert spy.calls[0]["positive"][0][1]["guidance"] == 3.5
+    assert "concat_latent_image" not in spy.calls[0]["positive"][0][1]
 
 
 def test_real_negative_when_cfg_is_on(models, spy):

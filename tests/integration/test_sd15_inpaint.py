@@ -72,6 +72,7 @@ def test_inpainter_feeds_concat_conditioning_to_the_model(sd15_checkpoint, monke
         assert latent.dim() == 4 and latent.shape[1] == 4, tuple(latent.shape)
         assert latent.shape[-2:] == noise.shape[-2:]
         assert kwargs["concat_mask"].max() > 0, "the concat mask is empty"
+        assert "guidance" not in kwargs, "SD has no guidance input: none is set"
         # what the UNet receives beside the 4 noise channels: mask 1 + masked-image latent 4
         c_concat = call["c_concat"]
         assert c_concat is not None, "the model built no c_concat"
