@@ -1,7 +1,8 @@
-"""The pack in the real ComfyUI frontend (1.32.9), in headless Chromium, against a real server.
+"""The pack in the real ComfyUI frontend, in headless Chromium, against a real server.
 
-Every test gets a fresh page (see conftest.app_page), which fails the test on uncaught page errors
-and on console errors that name the pack.
+The module runs once per frontend configuration (conftest: 1.32.9 classic, 1.58.1 classic, 1.58.1
+with Nodes 2.0). Every test gets the module's page (see conftest.app_page), which fails the test on
+uncaught page errors and on console errors that name the pack.
 """
 
 from __future__ import annotations
@@ -25,16 +26,50 @@ WORKFLOWS = sorted((REPO / "example_workflows").glob("*.json"))
 JS_FILE = REPO / "web" / "js" / "fluxfill_inpainter.js"
 XSS = "a bench <img src=x onerror=window.__xss=1> in a park"
 
+PANEL = "ffi_crop_preview"  # the crop-preview panel (web/js/ffi_crop_preview.js), not a rule widget
+# Widgets hidden by the pack's rules: the extension's suppression flag where the frontend has the
+# visibility model (1.5x; `hidden` there also reads true for linked widgets), else `hidden`.
 NODE_STATE = """(type) => {
     const n = app.graph.nodes.find((n) => n.type === type);
+    const ruled = (w) => w.visibility?.suppression ? w.visibility.suppression.byExtension : w.hidden;
+    const saved = app.graph.serialize().nodes.find((s) => String(s.id) === String(n.id));
     return {
         id: n.id,
         names: n.widgets.map((w) => w.name),
-        hidden: n.widgets.filter((w) => w.hidden).map((w) => w.name),
-        optionsHidden: n.widgets.filter((w) => w.options?.hidden).map((w) => w.name),
+        hidden: n.widgets.filter((w) => w.name !== "ffi_crop_preview" && ruled(w)).map((w) => w.name),
+        optionsHidden: n.widgets.filter((w) => w.name !== "ffi_crop_preview" && w.options?.hidden).map((w) => w.name),
         minHeight: n.computeSize()[1],
-        values: app.graph.serialize().nodes.find((s) => s.id === n.id).widgets_values,
+        values: saved.widgets_values,
+        named: saved.widgets_values_named ?? null,
     };
+}"""
+
+# Bring a node into view at scale 1 (the Vue renderer follows the canvas transform).
+FOCUS_NODE = """(type) => {
+    const n = app.graph.nodes.find((n) => n.type === type);
+    const ds = app.canvas.ds;
+    ds.scale = 1;
+    ds.offset = [-n.pos[0] + 400, -n.pos[1] + 150];
+    app.canvas.setDirty(true, true);
+    app.canvas.draw(true, true);
+    return n.id;
+}"""
+
+# Every string the canvas draws with fillText in one full redraw.
+CANVAS_TEXTS = """() => {
+    const texts = [];
+    const proto = CanvasRenderingContext2D.prototype, original = proto.fillText;
+    proto.fillText = function (text, ...rest) {
+        texts.push(String(text));
+        return original.call(this, text, ...rest);
+    };
+    try {
+        app.canvas.setDirty(true, true);
+        app.canvas.draw(true, true);
+    } finally {
+        proto.fillText = original;
+    }
+    return texts;
 }"""
 
 # Bring a node into view at scale 1 and return the screen point of one of its widgets: the middle of
@@ -61,11 +96,56 @@ SET_WIDGET = """([type, name, value]) => {
 }"""
 
 
+PREVIEW_SETTLED = """(type) => {
+    const panels = app.graph.nodes.filter((n) => n.type === type).map((n) => n.ffiCropPreview);
+    return panels.length > 0 && panels.every((p) => p && p.scanned && !p.pending);
+}"""
+
+
+def wait_for_preview(app_page, node_type: str = "FFI_FluxFillInpainter") -> None:
+    """Wait until every node's crop-preview panel has planned its current inputs (it may resize the node)."""
+    app_page.page.wait_for_function(PREVIEW_SETTLED, arg=node_type, timeout=30_000)
+    app_page.page.wait_for_timeout(100)
+
+
 def click_widget(app_page, node_type: str, name: str, where: str = "middle") -> None:
     """Click a widget on the canvas with the mouse, as a user does."""
     point = app_page.evaluate(WIDGET_POINT, [node_type, name, where])
     app_page.page.mouse.click(point["x"], point["y"])
     app_page.page.wait_for_timeout(150)
+
+
+def vue_widget(app_page, node_type: str, name: str):
+    """The row of a widget in the Vue node renderer (Nodes 2.0), with the node brought into view."""
+    node_id = app_page.evaluate(FOCUS_NODE, node_type)
+    return app_page.page.locator(f'[data-node-id="{node_id}"] [data-widget-name="{name}"]')
+
+
+def toggle(app_page, node_type: str, name: str) -> None:
+    """Flip a boolean widget with a real click: its switch in Nodes 2.0, the canvas toggle otherwise."""
+    if app_page.config.vue:
+        vue_widget(app_page, node_type, name).locator('button[role="switch"]').click()
+        app_page.page.wait_for_timeout(150)
+    else:
+        click_widget(app_page, node_type, name)
+
+
+def choose(app_page, node_type: str, name: str, value: str) -> None:
+    """Pick a combo value with real clicks: the Vue select's option, or the canvas arrow (next value)."""
+    if app_page.config.vue:
+        vue_widget(app_page, node_type, name).locator('button[role="combobox"]').click()
+        app_page.page.locator('[role="option"]').filter(has_text=value).first.click()
+        app_page.page.wait_for_timeout(150)
+    else:
+        click_widget(app_page, node_type, name, "next")
+
+
+def vue_rows(app_page, node_type: str) -> list[str]:
+    """Names of the widget rows the Vue renderer shows for a node."""
+    node_id = app_page.evaluate(FOCUS_NODE, node_type)
+    return app_page.evaluate(
+        """(id) => [...document.querySelectorAll(`[data-node-id="${id}"] [data-widget-name]`)]
+            .map((e) => e.getAttribute("data-widget-name"))""", node_id)
 
 
 def dismiss_toasts(page) -> None:
@@ -134,15 +214,22 @@ def test_missing_node_detector_trips_on_unknown_node(app_page):
 
 
 def test_option_widgets_hide_without_shifting_widget_values(app_page):
+    """Real clicks (canvas toggles, or the Vue switch and select in Nodes 2.0) hide and show rows; the
+    positional widgets_values (and 1.5x's widgets_values_named) keep every value, hidden ones too."""
     workflow = json.loads((REPO / "example_workflows" / "flux_fill_object_removal.json").read_text())
     assert app_page.load_workflow(workflow, "visibility.json") == []
     main, opts = "FFI_FluxFillInpainter", "FFI_InpaintOptions"
+    vue = app_page.config.vue
+    wait_for_preview(app_page)
 
     start = app_page.evaluate(NODE_STATE, main)
     assert start["hidden"] == []  # differential_attention is on in the example
+    if vue:
+        app_page.page.wait_for_function(
+            f"document.querySelector('[data-node-id=\"{start['id']}\"] [data-widget-name=\"dd_strength\"]')")
     dd_index = start["names"].index("dd_strength")
     app_page.evaluate(SET_WIDGET, [main, "dd_strength", 0.4])
-    click_widget(app_page, main, "differential_attention")  # a real click on the canvas toggle
+    toggle(app_page, main, "differential_attention")  # a real click
     off = app_page.evaluate(NODE_STATE, main)
     assert off["values"][start["names"].index("differential_attention")] is False
     assert off["names"] == start["names"], "a widget was removed"
@@ -150,15 +237,27 @@ def test_option_widgets_hide_without_shifting_widget_values(app_page):
     assert off["minHeight"] < start["minHeight"], "the hidden widget still takes space"
     assert len(off["values"]) == len(start["values"])
     assert off["values"][dd_index] == 0.4, "dd_strength's value moved or was lost while hidden"
+    if off["named"] is not None:  # 1.5x saves values by name too: hidden ones included
+        assert off["named"]["dd_strength"] == 0.4 and off["named"]["differential_attention"] is False
+        assert PANEL not in off["named"]
+    if vue:
+        app_page.page.wait_for_function(
+            f"!document.querySelector('[data-node-id=\"{start['id']}\"] [data-widget-name=\"dd_strength\"]')")
+        rows = vue_rows(app_page, main)
+        assert "dd_strength" not in rows and "differential_attention" in rows
 
     state = app_page.evaluate(NODE_STATE, opts)
     assert set(state["hidden"]) == {"fixed_width", "fixed_height"}  # target_mode area
     mode_index = state["names"].index("target_mode")
-    click_widget(app_page, opts, "target_mode", "next")  # the combo's arrow: area -> fixed
+    choose(app_page, opts, "target_mode", "fixed")  # area -> fixed
     fixed = app_page.evaluate(NODE_STATE, opts)
     assert fixed["values"][mode_index] == "fixed"
     assert set(fixed["hidden"]) == {"min_side", "max_side"}
-    click_widget(app_page, opts, "target_mode", "next")  # fixed -> none
+    if vue:
+        app_page.page.wait_for_timeout(300)
+        rows = vue_rows(app_page, opts)
+        assert "fixed_width" in rows and "min_side" not in rows
+    choose(app_page, opts, "target_mode", "none")  # fixed -> none
     fixed_none = app_page.evaluate(NODE_STATE, opts)
     assert fixed_none["values"][mode_index] == "none"
     assert set(fixed_none["hidden"]) == {"min_side", "max_side", "fixed_width", "fixed_height"}
@@ -171,13 +270,48 @@ def test_option_widgets_hide_without_shifting_widget_values(app_page):
     reloaded_opts = app_page.evaluate(NODE_STATE, opts)
     assert reloaded_main["values"] == off["values"]
     assert reloaded_opts["values"] == fixed_none["values"]
+    assert reloaded_main["named"] == off["named"]
     assert reloaded_main["hidden"] == ["dd_strength"]
     assert set(reloaded_opts["hidden"]) == set(fixed_none["hidden"])
 
-    app_page.evaluate(SET_WIDGET, [main, "differential_attention", True])
-    app_page.evaluate(SET_WIDGET, [opts, "target_mode", "area"])
+    toggle(app_page, main, "differential_attention")  # and back on with a click
     assert app_page.evaluate(NODE_STATE, main)["hidden"] == []
+    if vue:
+        app_page.page.wait_for_timeout(300)
+        assert "dd_strength" in vue_rows(app_page, main)
+    app_page.evaluate(SET_WIDGET, [opts, "target_mode", "area"])
     assert set(app_page.evaluate(NODE_STATE, opts)["hidden"]) == {"fixed_width", "fixed_height"}
+
+
+def test_a_linked_controller_shows_every_dependent_widget(app_page):
+    """A controller fed by a link has no known value: every widget it rules is shown."""
+    main = "FFI_FluxFillInpainter"
+    result = app_page.evaluate("""async () => {
+        app.graph.clear();
+        const n = LiteGraph.createNode("FFI_FluxFillInpainter");
+        n.pos = [500, 100];
+        app.graph.add(n);
+        const w = n.widgets.find((w) => w.name === "differential_attention");
+        w.value = false;
+        w.callback?.(false, app.canvas, n);
+        const ruled = (w) => w.visibility?.suppression ? w.visibility.suppression.byExtension : w.hidden;
+        const dd = () => ruled(n.widgets.find((w) => w.name === "dd_strength"));
+        const before = dd();
+        const source = LiteGraph.createNode("PrimitiveBoolean");
+        source.pos = [100, 100];
+        app.graph.add(source);
+        const slot = n.inputs.findIndex((i) => i.widget?.name === "differential_attention");
+        source.connect(0, n, slot);
+        await new Promise((r) => setTimeout(r, 100));
+        const linked = dd();
+        n.disconnectInput(slot);
+        await new Promise((r) => setTimeout(r, 100));
+        return {before, linked, slot, after: dd()};
+    }""")
+    assert result["slot"] >= 0
+    assert result == {"before": True, "linked": False, "slot": result["slot"], "after": True}
+    if app_page.config.vue:
+        assert "dd_strength" not in vue_rows(app_page, main)
 
 
 def test_mode_and_units_widgets_hide(app_page):
@@ -202,8 +336,11 @@ def test_mode_and_units_widgets_hide(app_page):
     assert state["hidden"] == [] and "factor" in state["names"]
 
 
-def test_option_widgets_hide_in_nodes_2_renderer(app_page):
-    """The Vue node renderer ("Nodes 2.0", a user setting) follows the same rules."""
+def test_option_widgets_hide_in_nodes_2_renderer_switched_on_in_the_page(app_page):
+    """1.32.9's Vue node renderer ("Nodes 2.0", then a beta setting), switched on while the page is open,
+    follows the same rules (1.58.1's Nodes 2.0 runs the whole module as its own configuration)."""
+    if app_page.config.version != frontend.PINNED_FRONTEND:
+        pytest.skip("1.58.1 runs every test with Nodes 2.0 on as its own configuration")
     node_text = """(type) => {
         const n = app.graph.nodes.find((n) => n.type === type);
         return document.querySelector(`[data-node-id="${n.id}"]`)?.innerText ?? null;
