@@ -676,3 +676,46 @@ def test_run_from_ui_shows_regions_preview(app_page, comfy_client, artifacts_dir
     assert page.evaluate("window.__xss ?? null") is None
     assert page.locator('img[src="x"]').count() == 0
     page.screenshot(path=str(artifacts_dir / f"browser_run_from_ui_{config.id}.png"))
+
+
+def test_workflow_saved_in_newest_frontend_reloads_in_pinned_and_back(app_page, browser, frontend_servers):
+    """A workflow saved in 1.58.1 (rules hiding widgets) loads in 1.32.9 with the same widgets_values and
+    hidden widgets; saved there and loaded back in 1.58.1, widgets_values and widgets_values_named match."""
+    newest, pinned = frontend.FRONTEND_CONFIGS[1], frontend.FRONTEND_CONFIGS[0]
+    if app_page.config != newest:
+        pytest.skip("runs once, from the 1.58.1 classic module, against both frontends' servers")
+    ffi = ("FFI_FluxFillInpainter", "FFI_InpaintOptions")
+    workflow = json.loads((REPO / "example_workflows" / "flux_fill_object_removal.json").read_text())
+    assert app_page.load_workflow(workflow, "round_trip.json") == []
+    app_page.evaluate(SET_WIDGET, [ffi[0], "dd_strength", 0.3])
+    app_page.evaluate(SET_WIDGET, [ffi[0], "differential_attention", False])
+    app_page.evaluate(SET_WIDGET, [ffi[1], "target_mode", "none"])
+    app_page.evaluate(SET_WIDGET, [ffi[1], "max_side", 1536])
+    new_states = {t: app_page.evaluate(NODE_STATE, t) for t in ffi}
+    assert new_states[ffi[0]]["hidden"] == ["dd_strength"]
+    assert new_states[ffi[0]]["named"]["dd_strength"] == 0.3
+    saved_new = json.loads(app_page.evaluate("JSON.stringify(app.graph.serialize())"))
+
+    context = browser.new_context(viewport=frontend.VIEWPORT)
+    try:
+        page = context.new_page()
+        log = frontend.PageLog().attach(page)
+        page.set_default_timeout(60_000)
+        frontend.open_app(page, frontend_servers(pinned).url)
+        assert page.evaluate("window.__COMFYUI_FRONTEND_VERSION__") == pinned.version
+        assert frontend.load_workflow(page, saved_new, "from_1.58.1.json") == []
+        old_states = {t: page.evaluate(NODE_STATE, t) for t in ffi}
+        for t in ffi:
+            assert old_states[t]["values"] == new_states[t]["values"], t
+            assert set(old_states[t]["hidden"]) == set(new_states[t]["hidden"]), t
+        saved_old = json.loads(page.evaluate("JSON.stringify(app.graph.serialize())"))
+        assert not log.page_errors and not log.pack_errors(), (log.page_errors, log.pack_errors())
+    finally:
+        context.close()
+
+    assert app_page.load_workflow(saved_old, "from_1.32.9.json") == []
+    back = {t: app_page.evaluate(NODE_STATE, t) for t in ffi}
+    for t in ffi:
+        assert back[t]["values"] == new_states[t]["values"], t
+        assert back[t]["named"] == new_states[t]["named"], t
+        assert set(back[t]["hidden"]) == set(new_states[t]["hidden"]), t
