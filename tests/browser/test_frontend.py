@@ -719,3 +719,66 @@ def test_workflow_saved_in_newest_frontend_reloads_in_pinned_and_back(app_page, 
         assert back[t]["values"] == new_states[t]["values"], t
         assert back[t]["named"] == new_states[t]["named"], t
         assert set(back[t]["hidden"]) == set(new_states[t]["hidden"]), t
+
+
+SUBGRAPH_WITH_PROMOTED_CONTROLLER = """async () => {
+    const wait = () => new Promise((r) => setTimeout(r, 200));
+    const ruled = (w) => w.visibility?.suppression ? w.visibility.suppression.byExtension : w.hidden;
+    app.graph.clear();
+    const n = LiteGraph.createNode("FFI_FluxFillInpainter");
+    n.pos = [300, 200];
+    app.graph.add(n);
+    const {subgraph, node: outer} = app.graph.convertToSubgraph(new Set([n]));
+    const inner = subgraph.nodes.find((x) => x.type === "FFI_FluxFillInpainter");
+    const ddHidden = () => ruled(inner.widgets.find((w) => w.name === "dd_strength"));
+    const controller = inner.widgets.find((w) => w.name === "differential_attention");
+    const out = {innerFound: !!inner, style: null, steps: []};
+    await wait();
+    if (outer.properties?.proxyWidgets) {
+        // 1.3x: a promoted widget proxies the interior one (setting its value, calling its callback)
+        out.style = "proxy";
+        outer.properties.proxyWidgets = [[String(inner.id), "differential_attention"]];
+        await wait();
+        const promoted = outer.widgets.find((w) => String(w.name).endsWith("differential_attention"));
+        for (const value of [false, true, false]) {
+            promoted.value = value;
+            promoted.callback?.(value, app.canvas, outer);
+            await wait();
+            out.steps.push([value, controller.value, ddHidden()]);
+        }
+    } else {
+        // 1.5x: promotion links the interior widget's input to a new subgraph input
+        out.style = "input";
+        controller.value = false;
+        controller.callback?.(false, app.canvas, inner);
+        await wait();
+        out.steps.push(["unlinked false", controller.value, ddHidden()]);
+        const input = subgraph.addInput("differential_attention", "BOOLEAN");
+        out.connected = !!input.connect(inner.getSlotFromWidget(controller), inner);
+        await wait();
+        out.steps.push(["promoted", controller.value, ddHidden()]);
+    }
+    const saved = JSON.parse(JSON.stringify(app.graph.serialize()));
+    await app.loadGraphData(saved, true, true, "subgraph_reloaded.json");
+    await wait();
+    const reloadedInner = app.graph.subgraphs
+        ? [...app.graph.subgraphs.values()].flatMap((g) => g.nodes).find((x) => x.type === "FFI_FluxFillInpainter")
+        : null;
+    out.reloadedHidden = reloadedInner ? ruled(reloadedInner.widgets.find((w) => w.name === "dd_strength")) : null;
+    return out;
+}"""
+
+
+def test_ffi_node_in_a_subgraph_keeps_its_rules_with_a_promoted_controller(app_page):
+    """An FFI node inside a subgraph whose differential_attention is promoted to the subgraph node: 1.32.9
+    proxies the value (rules follow it); 1.58.1 links it through a subgraph input (a linked controller:
+    every dependent widget shown). No console errors naming the pack (the fixture checks)."""
+    result = app_page.evaluate(SUBGRAPH_WITH_PROMOTED_CONTROLLER)
+    assert result["innerFound"]
+    if result["style"] == "proxy":
+        assert result["steps"] == [[False, False, True], [True, True, False], [False, False, True]]
+        assert result["reloadedHidden"] is True
+    else:
+        assert result["connected"]
+        assert result["steps"] == [["unlinked false", False, True], ["promoted", False, False]]
+        assert result["reloadedHidden"] is False
