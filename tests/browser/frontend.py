@@ -69,7 +69,9 @@ VIEWPORT = {"width": 1600, "height": 1000}
 
 APP_READY = "() => !!(window.app && app.graph && app.extensionManager?.workflow?.activeWorkflow)"
 
-# Load a UI-format workflow the way the frontend does, recording the node types it reports missing.
+# Load a UI-format workflow the way the frontend does, recording the node types it reports missing
+# (1.32.9 calls app.showMissingNodesError; 1.58.1 reports them elsewhere, so the node types the
+# frontend has no definition for are counted too: it registers every type the server declares).
 LOAD_WORKFLOW = """async ([workflow, name]) => {
     const missing = [];
     const original = app.showMissingNodesError;
@@ -80,6 +82,11 @@ LOAD_WORKFLOW = """async ([workflow, name]) => {
         await app.loadGraphData(workflow, true, true, name);
     } finally {
         app.showMissingNodesError = original;
+    }
+    const subgraphs = new Set((workflow.definitions?.subgraphs ?? []).map((g) => g.id));
+    for (const node of workflow.nodes ?? []) {
+        const t = node.type;
+        if (t && !subgraphs.has(t) && !LiteGraph.registered_node_types[t] && !missing.includes(t)) missing.push(t);
     }
     return missing;
 }"""

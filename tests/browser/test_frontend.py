@@ -55,6 +55,16 @@ FOCUS_NODE = """(type) => {
     return n.id;
 }"""
 
+# For screenshots: the node's lower part (its crop-preview panel) in view, scale 0.8.
+SHOW_NODE_BOTTOM = """(type) => {
+    const n = app.graph.nodes.find((n) => n.type === type);
+    const ds = app.canvas.ds, height = app.canvas.canvas.getBoundingClientRect().height;
+    ds.scale = 0.8;
+    ds.offset = [-n.pos[0] + 450, Math.min(-n.pos[1] + 120, (height - 40) / ds.scale - n.pos[1] - n.size[1])];
+    app.canvas.setDirty(true, true);
+    app.canvas.draw(true, true);
+}"""
+
 # Every string the canvas draws with fillText in one full redraw.
 CANVAS_TEXTS = """() => {
     const texts = [];
@@ -113,6 +123,23 @@ def click_widget(app_page, node_type: str, name: str, where: str = "middle") -> 
     point = app_page.evaluate(WIDGET_POINT, [node_type, name, where])
     app_page.page.mouse.click(point["x"], point["y"])
     app_page.page.wait_for_timeout(150)
+
+
+def close_dialogs(page) -> None:
+    """Close open dialogs (Escape, else their close button) so they cannot cover the canvas."""
+    page.keyboard.press("Escape")
+    dialogs = page.locator('[role="dialog"]:visible')
+    for _ in range(3):
+        if dialogs.count() == 0:
+            return
+        close = dialogs.first.locator('button[aria-label="Close"], button.p-dialog-close-button, '
+                                      'button:has(i.pi-times)')
+        if close.count():
+            close.first.click()
+        else:
+            page.keyboard.press("Escape")
+        page.wait_for_timeout(300)
+    assert dialogs.count() == 0, "a dialog stayed open"
 
 
 def vue_widget(app_page, node_type: str, name: str):
@@ -435,7 +462,7 @@ def test_template_browser_lists_the_pack_workflows_with_thumbnails(app_page):
                     .some((i) => i.complete && i.naturalWidth === w && i.naturalHeight === h)""",
                 arg=[card.element_handle(), *size], timeout=30_000)
     finally:
-        page.keyboard.press("Escape")
+        close_dialogs(page)
 
 
 def test_extension_never_writes_html():
@@ -583,7 +610,7 @@ def test_crop_preview_follows_mask_and_widgets_without_a_run(app_page, comfy_cli
     assert request["image"] == image_name and request["context"] == 0.5 and request["options"]["merge_gap"] == 0
     answer = requests.post(app_page.url + "/fluxfill_inpainter/plan_preview", json=request, timeout=60).json()
     assert answer == first["plan"]
-    app_page.evaluate(FOCUS_NODE, main)
+    app_page.evaluate(SHOW_NODE_BOTTOM, main)
     app_page.page.wait_for_timeout(300)
     app_page.page.screenshot(path=str(artifacts_dir / f"preview_boxes_{config.renderer}_{config.version}.png"))
 
@@ -667,7 +694,8 @@ def test_run_from_ui_shows_regions_preview(app_page, comfy_client, artifacts_dir
                                ".includes(s)", arg=[node_id, summary])
     else:
         assert summary in page.evaluate(CANVAS_TEXTS), "the summary badge is not drawn on the canvas"
-    page.wait_for_timeout(200)
+    page.evaluate(SHOW_NODE_BOTTOM, "FFI_FluxFillInpainter")
+    page.wait_for_timeout(300)
     page.screenshot(path=str(artifacts_dir / f"summary_{config.renderer}_{config.version}.png"))
 
     # the prompt with markup went to the server as text and was never rendered as HTML
