@@ -9,7 +9,9 @@ WEB_DIRECTORY = "./web"
 
 async def comfy_entrypoint():
     from .nodes import FluxFillInpainterExtension
+    from .nodes.plan_preview_route import register_routes
 
+    register_routes()  # the crop-preview HTTP route (once, even if ComfyUI calls this twice)
     return FluxFillInpainterExtension()
 
 

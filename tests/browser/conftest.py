@@ -1,4 +1,10 @@
-"""Fixtures for the browser tests: the system Chromium (via Playwright) against a real ComfyUI server."""
+"""Fixtures for the browser tests: the system Chromium (via Playwright) against a real ComfyUI server.
+
+Every test module runs once per frontend configuration (frontend.FRONTEND_CONFIGS: the frontend
+ComfyUI 0.3.75 pins, classic; the newest one, classic and with Nodes 2.0). One server per frontend
+version serves the whole session (`--front-end-root` for the newest); the renderer is a user
+setting, written over HTTP before the module's page opens.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,40 @@ for extra in (HERE, REPO / "scripts"):
         sys.path.insert(0, str(extra))
 
 import frontend  # noqa: E402
+import requests  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def frontend_servers(comfy_base, tiny_model_files):
+    """Start (once per session) and return the ComfyUI server that serves a frontend version."""
+    from comfy_host import ComfyServer
+    from demo import demo_inputs
+
+    data, name = demo_inputs()  # the example workflows' LoadImage image (scripts/demo.py uploads it)
+    (comfy_base / "input" / name).write_bytes(data)
+    servers: dict[str, ComfyServer] = {}
+
+    def server_for(config: frontend.FrontendConfig) -> ComfyServer:
+        if config.version not in servers:
+            servers[config.version] = ComfyServer(comfy_base, extra_args=config.server_args()).start()
+        return servers[config.version]
+
+    try:
+        yield server_for
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+@pytest.fixture(scope="module", params=frontend.FRONTEND_CONFIGS, ids=lambda c: c.id)
+def frontend_config(request) -> frontend.FrontendConfig:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def comfy_server(frontend_config, frontend_servers):
+    """The server of this module's frontend (overrides the session server of tests/conftest.py)."""
+    return frontend_servers(frontend_config)
 
 
 @pytest.fixture(scope="module")
@@ -39,17 +79,28 @@ def browser(comfy_server):
 
 
 @pytest.fixture(scope="module")
-def app_session(comfy_server, browser):
+def app_session(comfy_server, browser, frontend_config):
     """One page with the ComfyUI app loaded, shared by the tests of a module (loading takes seconds)."""
+    set_renderer(comfy_server.url, frontend_config.vue)
     context = browser.new_context(viewport=frontend.VIEWPORT)
     page = context.new_page()
     log = frontend.PageLog().attach(page)
     page.set_default_timeout(60_000)
     frontend.open_app(page, comfy_server.url)
+    version = page.evaluate("window.__COMFYUI_FRONTEND_VERSION__ ?? null")
+    assert version == frontend_config.version, f"expected frontend {frontend_config.version}, got {version}"
+    vue = page.evaluate('app.extensionManager.setting.get("Comfy.VueNodes.Enabled") === true')
+    assert vue == frontend_config.vue
     try:
-        yield frontend.AppPage(page=page, log=log, url=comfy_server.url)
+        yield frontend.AppPage(page=page, log=log, url=comfy_server.url, config=frontend_config)
     finally:
         context.close()
+
+
+def set_renderer(url: str, vue: bool) -> None:
+    """Nodes 2.0 on or off for the pages opened next (a user setting on the server)."""
+    response = requests.post(f"{url}/settings/Comfy.VueNodes.Enabled", json=vue, timeout=30)
+    response.raise_for_status()
 
 
 @pytest.fixture()

@@ -7,9 +7,12 @@ never used: Chromium comes from the Debian package (`apt-get install chromium`).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from host import NEWEST_FRONTEND, PINNED_FRONTEND, frontend_root
 
 PACK_MODULE = "custom_nodes.fluxfill_inpainter"
 PACK_FOLDER = "fluxfill_inpainter"
@@ -18,6 +21,43 @@ EXTENSION_NAME = "FluxFill.Inpainter"
 CORE_NODES = ("FFI_FluxFillInpainter", "FFI_InpaintOptions", "FFI_InpaintCrop", "FFI_InpaintStitch")
 # Words that identify console lines coming from this pack (its JS logs with "[FluxFill.Inpainter]").
 PACK_MARKERS = ("fluxfill", "ffi_", "fluxfill_inpainter")
+
+# Lines naming the pack that are the frontend's own probing, not failures, as (text, url) patterns:
+# 1.5x looks a help page up at docs/<Node>/<locale>.md first and falls back to docs/<Node>.md (which
+# the pack serves); node-registry lookups at api.comfy.org fail offline (the tests have no network).
+PACK_NOISE = (
+    (re.compile(r"^Failed to load resource: .*404"), re.compile(r"/docs/FFI_\w+/[A-Za-z_-]+\.md(\?.*)?$")),
+    (re.compile(r"^Failed to load resource: net::ERR_NAME_NOT_RESOLVED"), re.compile(r"^https://api\.comfy\.org/")),
+)
+
+
+@dataclass(frozen=True)
+class FrontendConfig:
+    """One frontend the browser suite runs against: a comfyui-frontend-package version and renderer."""
+
+    version: str
+    vue: bool  # Nodes 2.0 (setting Comfy.VueNodes.Enabled)
+
+    @property
+    def renderer(self) -> str:
+        return "vue" if self.vue else "classic"
+
+    @property
+    def id(self) -> str:
+        return f"{self.version}-{self.renderer}"
+
+    def server_args(self) -> list[str]:
+        """`--front-end-root` for a frontend outside the venv (none for the one ComfyUI pins)."""
+        root = frontend_root(self.version)
+        if root is None:
+            return []
+        if not (root / "index.html").exists():
+            raise RuntimeError(f"frontend {self.version} is not installed at {root}: run `python3 scripts/host.py`")
+        return ["--front-end-root", str(root)]
+
+
+FRONTEND_CONFIGS = (FrontendConfig(PINNED_FRONTEND, False), FrontendConfig(NEWEST_FRONTEND, False),
+                    FrontendConfig(NEWEST_FRONTEND, True))
 
 CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -29,7 +69,9 @@ VIEWPORT = {"width": 1600, "height": 1000}
 
 APP_READY = "() => !!(window.app && app.graph && app.extensionManager?.workflow?.activeWorkflow)"
 
-# Load a UI-format workflow the way the frontend does, recording the node types it reports missing.
+# Load a UI-format workflow the way the frontend does, recording the node types it reports missing
+# (1.32.9 calls app.showMissingNodesError; 1.58.1 reports them elsewhere, so the node types the
+# frontend has no definition for are counted too: it registers every type the server declares).
 LOAD_WORKFLOW = """async ([workflow, name]) => {
     const missing = [];
     const original = app.showMissingNodesError;
@@ -40,6 +82,11 @@ LOAD_WORKFLOW = """async ([workflow, name]) => {
         await app.loadGraphData(workflow, true, true, name);
     } finally {
         app.showMissingNodesError = original;
+    }
+    const subgraphs = new Set((workflow.definitions?.subgraphs ?? []).map((g) => g.id));
+    for (const node of workflow.nodes ?? []) {
+        const t = node.type;
+        if (t && !subgraphs.has(t) && !LiteGraph.registered_node_types[t] && !missing.includes(t)) missing.push(t);
     }
     return missing;
 }"""
@@ -70,8 +117,14 @@ def is_pack_message(text: str, url: str = "") -> bool:
 
 
 def is_noise(text: str) -> bool:
-    """The frontend's own failed fetches (404 for user.css, templates, offline api.comfy.org)."""
+    """The frontend's own failed fetches (404 for user.css, templates, endpoints the 0.3.75 backend
+    lacks such as jobs and assets, offline api.comfy.org)."""
     return text.startswith("Failed to load resource")
+
+
+def is_pack_noise(text: str, url: str) -> bool:
+    """A line naming the pack that is still the frontend's own probing (see PACK_NOISE)."""
+    return any(text_re.search(text) and url_re.search(url) for text_re, url_re in PACK_NOISE)
 
 
 @dataclass
@@ -90,7 +143,7 @@ class PageLog:
     def pack_errors(self) -> list[str]:
         """Console errors that name the pack (its JS file, node ids or log prefix), noise excluded."""
         return [f"{text} ({url})" for kind, text, url in self.console
-                if kind == "error" and not is_noise(text) and is_pack_message(text, url)]
+                if kind == "error" and is_pack_message(text, url) and not is_pack_noise(text, url)]
 
     def pack_warnings(self) -> list[str]:
         return [text for kind, text, url in self.console if kind == "warning" and is_pack_message(text, url)]
@@ -103,6 +156,7 @@ class AppPage:
     page: object
     log: PageLog
     url: str
+    config: FrontendConfig = FRONTEND_CONFIGS[0]
 
     def evaluate(self, script: str, arg=None):
         return self.page.evaluate(script, arg)

@@ -2,10 +2,14 @@
 //
 // Only node types whose name starts with "FFI_" are touched, and only through their own
 // prototypes (beforeRegisterNodeDef hands us each type's constructor). Widgets are never removed
-// from node.widgets, so the positional widgets_values of saved workflows keep their order; a
-// widget that does not apply is hidden with the `hidden` flag the canvas honours
-// (LGraphNode.isWidgetVisible) and `options.hidden`, which the Vue node renderer reads.
-// Nothing here builds HTML: the summary is drawn on the canvas with fillText.
+// from node.widgets, so the positional widgets_values of saved workflows keep their order.
+// A widget that does not apply is hidden through the frontend's own API, feature-detected:
+// frontends with the widget visibility model (1.5x: `widget.visibility.suppression`) get the
+// extension's suppression flag set (the frontend keeps its own "hidden by connection" flag); older
+// ones (1.32) get the `hidden` flag the canvas honours and `options.hidden`, which their Vue node
+// renderer reads. Both frontends' computeSize skip hidden rows, so no height tricks are needed.
+// Nothing here builds HTML: the summary is a node badge drawn with fillText on the canvas (the Vue
+// renderer shows it as text in the crop-preview panel, see ffi_crop_preview.js).
 import { app } from "../../../scripts/app.js";
 
 const EXTENSION = "FluxFill.Inpainter";
@@ -49,8 +53,10 @@ function findWidget(node, name) {
 }
 
 function widgetIsLinked(node, name) {
-    const slot = node.inputs?.find((input) => input?.widget?.name === name);
-    return slot?.link != null;
+    const index = node.inputs?.findIndex((input) => input?.widget?.name === name) ?? -1;
+    if (index < 0) return false;
+    if (typeof node.isInputConnected === "function") return node.isInputConnected(index);
+    return node.inputs[index].link != null;
 }
 
 function controllerValue(node, name) {
@@ -58,33 +64,37 @@ function controllerValue(node, name) {
     return findWidget(node, name)?.value;
 }
 
-// Hidden widgets must also take no space: the canvas lays out every widget by its computeSize,
-// hidden or not, so a hidden widget reports a height of -4 (the layout adds 4 per widget).
-function collapsedSize() {
-    return [0, -4];
+// The visibility model of frontend 1.5x: surfaces (canvas / Vue node / panel) and suppression flags,
+// one set by extensions, one by the frontend for linked widgets. Absent in 1.32.
+function visibilityModel(widget) {
+    const suppression = widget?.visibility?.suppression;
+    return suppression && typeof suppression === "object" ? widget.visibility : null;
 }
 
-function setWidgetHidden(widget, hidden) {
-    if (Boolean(widget.hidden) === hidden) return false;
-    widget.hidden = hidden;
-    if (widget.options && typeof widget.options === "object") widget.options.hidden = hidden;
-    if (hidden) {
-        if (Object.prototype.hasOwnProperty.call(widget, "computeSize")) {
-            widget.__ffiComputeSize = widget.computeSize;
-        }
-        widget.computeSize = collapsedSize;
-    } else if (widget.computeSize === collapsedSize) {
-        if (widget.__ffiComputeSize) widget.computeSize = widget.__ffiComputeSize;
-        else delete widget.computeSize;
-        delete widget.__ffiComputeSize;
+// Whether this extension hid the widget (a linked widget also reads `hidden` in 1.5x: not ours).
+export function isHiddenByRule(widget) {
+    const model = visibilityModel(widget);
+    return model ? Boolean(model.suppression.byExtension) : Boolean(widget?.hidden);
+}
+
+export function setWidgetHidden(widget, hidden) {
+    if (isHiddenByRule(widget) === hidden) return false;
+    const model = visibilityModel(widget);
+    if (model) {
+        model.suppression.byExtension = hidden;
+    } else {
+        widget.hidden = hidden;
+        if (widget.options && typeof widget.options === "object") widget.options.hidden = hidden;
     }
     return true;
 }
 
-// Nodes 2.0 (the Vue renderer) draws from a reactive copy of node.widgets that is rebuilt only when
+// Frontend 1.32 with Nodes 2.0 draws from a reactive copy of node.widgets that is rebuilt only when
 // that array changes, not when a widget's options do: put the widget back at its own index so the
-// renderer re-reads options.hidden. The array holds the same widgets in the same order afterwards.
+// renderer re-reads options.hidden. Frontends with the visibility model are reactive on it, and
+// there node.widgets is a getter-backed view on every node: never splice it.
 function notifyVueRenderer(node, widget) {
+    if (visibilityModel(widget)) return;
     if (!Object.getOwnPropertyDescriptor(node, "widgets")?.get) return;
     const index = node.widgets.indexOf(widget);
     if (index < 0) return;
@@ -161,6 +171,57 @@ export function summarizeRegions(planJson) {
     return `${regions.length} ${noun}: ${sizes.join(", ")}${more}`;
 }
 
+const BADGE_FONT = "12px sans-serif";
+
+// A node badge showing the node's last region summary. Duck-typed like the frontend's LGraphBadge
+// (height, getWidth, draw) because that class is not exported to extensions in every frontend; the
+// Vue renderer reads `text`. Draws nothing while there is no summary.
+class SummaryBadge {
+    constructor(node) {
+        this.node = node;
+        this.height = 20;
+        this.fgColor = "#dde";
+        this.bgColor = "#2a3a4a";
+    }
+
+    get text() {
+        return this.node.ffiRegionSummary ?? "";
+    }
+
+    getWidth(ctx) {
+        if (!this.text || !ctx?.measureText) return 0;
+        ctx.save();
+        ctx.font = BADGE_FONT;
+        const width = ctx.measureText(this.text).width + 12;
+        ctx.restore();
+        return width;
+    }
+
+    draw(ctx, x, y) {
+        const text = this.text;
+        if (!text || !ctx?.fillText) return;
+        const width = this.getWidth(ctx);
+        ctx.save();
+        ctx.fillStyle = this.bgColor;
+        ctx.beginPath();
+        if (ctx.roundRect) ctx.roundRect(x, y, width, this.height, 5);
+        else ctx.rect(x, y, width, this.height);
+        ctx.fill();
+        ctx.font = BADGE_FONT;
+        ctx.fillStyle = this.fgColor;
+        ctx.textAlign = "left";
+        ctx.textBaseline = "middle";
+        ctx.fillText(text, x + 6, y + this.height / 2);
+        ctx.restore();
+    }
+}
+
+function addSummaryBadge(node) {
+    if (!Array.isArray(node.badges) || node.ffiSummaryBadge) return;
+    node.ffiSummaryBadge = new SummaryBadge(node);
+    node.badges.push(() => node.ffiSummaryBadge);
+}
+
 function chain(proto, method, after) {
     const original = proto[method];
     proto[method] = function (...args) {
@@ -204,11 +265,17 @@ app.registerExtension({
             this.setDirtyCanvas?.(true, false);
         });
 
+        // The summary as a node badge: the canvas draws badges (fillText) above the title in both
+        // frontends. Older frontends without badges get it drawn under the node instead.
+        chain(proto, "onNodeCreated", function () {
+            addSummaryBadge(this);
+        });
         chain(proto, "onDrawForeground", function (_result, ctx) {
+            if (Array.isArray(this.badges)) return;
             const summary = this.ffiRegionSummary;
             if (!summary || this.flags?.collapsed || !ctx?.fillText) return;
             ctx.save();
-            ctx.font = "12px sans-serif";
+            ctx.font = BADGE_FONT;
             ctx.fillStyle = "#9ab";
             ctx.textAlign = "left";
             ctx.fillText(summary, 4, this.size[1] + 16);
