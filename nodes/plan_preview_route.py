@@ -23,8 +23,8 @@ import math
 import os
 from typing import Any
 
+from .crop_stage import crop_stage
 from .options import InpaintOptions, build_options
-from .pipeline import crop_stage
 
 log = logging.getLogger("fluxfill_inpainter")
 
