@@ -9,6 +9,7 @@ from comfy_api.latest import io
 
 from ..crop_stitch import (
     DEFAULT_THRESHOLD,
+    FILL_MODEL,
     PAD_MODES,
     PREFILL_MODES,
     RESAMPLE_MODES,
@@ -19,6 +20,7 @@ from ..crop_stitch import (
 from .types import EDIT_MODES, INPAINT
 
 OptionsType = io.Custom("FFI_OPTIONS")
+FillModelType = io.Custom("FFI_FILL_MODEL")  # nodes/fill_model.py outputs it
 
 MODE_TOOLTIP = (
     "inpaint: the model's own inpaint path (Flux Fill / SD inpaint concat, else noise mask). "
@@ -41,7 +43,9 @@ PREFILL_TOOLTIP = (
     "(pure torch). telea / navier_stokes: OpenCV inpainting; needs `pip install opencv-python-headless` "
     "(a clear error otherwise, no silent fallback). Non-grey fills replace the masked pixels in the concat "
     "image AND in the latent that is sampled, so denoise < 1 starts from the filled background instead of "
-    "the object. Ignored by channel_edit (which must see the original).")
+    "the object. fill_model: a fill network (LaMa; MAT with spandrel_extra_arches) from a 'Load Fill Model "
+    "(FluxFill)' node connected to 'fill_model' (an error without one): the best start for object removal. "
+    "Ignored by channel_edit (which must see the original).")
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class InpaintOptions:
     mode: str = INPAINT
     prefill: str = "grey"
     reference: torch.Tensor | None = field(default=None, compare=False, repr=False)
+    fill_model: object | None = field(default=None, compare=False, repr=False)  # nodes/fill_model.FillModel
 
     def with_main_widgets(self, *, context: float, grow: int, feather: int, target_mp: float,
                           multiple: int | None = None) -> InpaintOptions:
@@ -141,6 +146,9 @@ def options_inputs() -> list:
         io.Image.Input("reference", optional=True,
                        tooltip="Reference image for spatial_concat and kontext (resized to cover each crop, "
                                "centre-cropped; one image, or one per input image). Unconnected: the crop itself."),
+        FillModelType.Input("fill_model", optional=True,
+                            tooltip="A fill network from 'Load Fill Model (FluxFill)' (LaMa / MAT), used by "
+                                    "prefill 'fill_model' to fill the masked area of each crop before encoding."),
     ]
 
 
@@ -150,7 +158,8 @@ def build_options(invert_mask: bool = False, hipass: float = DEFAULT_THRESHOLD, 
                   min_crop: int = 512, min_context: int = 64, merge_gap: int = 32, max_regions: int = 8,
                   shared_target: bool = False, pad_mode: str = "replicate", resample: str = "bicubic",
                   color_correct: bool = False, binarize_concat_mask: bool = True, mode: str = INPAINT,
-                  prefill: str = "grey", reference: torch.Tensor | None = None) -> InpaintOptions:
+                  prefill: str = "grey", reference: torch.Tensor | None = None,
+                  fill_model: object | None = None) -> InpaintOptions:
     """InpaintOptions from the Inpaint Options node's widgets, or ValueError naming the bad one."""
     if min_side > max_side:
         raise ValueError(f"Inpaint Options: min_side ({min_side}) is larger than max_side ({max_side}).")
@@ -158,6 +167,9 @@ def build_options(invert_mask: bool = False, hipass: float = DEFAULT_THRESHOLD, 
         raise ValueError(f"Inpaint Options: mode must be one of {EDIT_MODES}, got {mode!r}.")
     if prefill not in PREFILL_MODES:
         raise ValueError(f"Inpaint Options: prefill must be one of {PREFILL_MODES}, got {prefill!r}.")
+    if prefill == FILL_MODEL and fill_model is None:
+        raise ValueError(f"Inpaint Options: prefill '{FILL_MODEL}' needs a fill model: connect a 'Load Fill Model "
+                         f"(FluxFill)' node (LaMa in models/inpaint) to the 'fill_model' input.")
     if reference is not None and (not isinstance(reference, torch.Tensor) or reference.ndim != 4):
         shape = tuple(reference.shape) if isinstance(reference, torch.Tensor) else type(reference).__name__
         raise ValueError(f"Inpaint Options: input 'reference' must be an IMAGE [batch, height, width, channels], "
@@ -169,7 +181,7 @@ def build_options(invert_mask: bool = False, hipass: float = DEFAULT_THRESHOLD, 
                         shared_target=shared_target, pad_mode=pad_mode)
     return InpaintOptions(mask=mask, crop=crop, resample=resample, color_correct=color_correct,
                           binarize_concat_mask=binarize_concat_mask, mode=mode, prefill=prefill,
-                          reference=reference)
+                          reference=reference, fill_model=fill_model)
 
 
 class InpaintOptionsNode(io.ComfyNode):

@@ -11,6 +11,7 @@ from ..crop_stitch import prefill as prefill_pixels
 from ..crop_stitch import resize_hwc, to_rgb
 from ..diff_attention import prepare_inpaint_latent
 from .crop_stage import CropStage, crop_images
+from .fill_model import crop_filler
 from .types import FLUX_FILL, ModelTraits, ModePlan, PreparedGroup
 
 
@@ -60,7 +61,8 @@ def prepare_group(stage: CropStage, indices: list[int], vae, positive: list, neg
         denoise = torch.cat([torch.zeros_like(denoise), denoise], dim=2)
     grey_masked = plan.grey_masked
     if plan.prefill != "grey":
-        pixels = prefill_pixels(pixels, inpaint, plan.prefill, node=f"{node} (Inpaint Options)")
+        pixels = prefill_pixels(pixels, inpaint, plan.prefill, node=f"{node} (Inpaint Options)",
+                                filler=crop_filler(stage.options.fill_model))
         grey_masked = False
     prepared = prepare_inpaint_latent(
         vae, pixels, denoise, inpaint_mask=torch.ones_like(inpaint) if plan.concat_all_ones else inpaint,
