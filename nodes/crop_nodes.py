@@ -38,6 +38,9 @@ def _check_crop_options(options: InpaintOptions) -> None:
     if options.reference is not None:
         raise InputError(f"{CROP_NODE}: input 'options' has a 'reference' image, which only the FluxFill "
                          f"Inpainter's spatial_concat and kontext modes use; disconnect it for the Crop node.")
+    if options.refine.enabled:
+        raise InputError(f"{CROP_NODE}: input 'options' turns on 'refine', a second sampling pass that only the "
+                         f"FluxFill Inpainter runs; turn refine off for the Crop node.")
 
 
 class InpaintCrop(io.ComfyNode):
