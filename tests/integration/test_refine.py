@@ -139,3 +139,31 @@ def test_crop_node_refuses_refine(comfy):
     with pytest.raises(ValueError, match="refine"):
         run_node(node_classes()[1], image=image, mask=mask, context=1.0, grow=0, feather=0,
                  target_megapixels=0.02, snap=16, options=refine_options())
+
+
+def test_upscale_model_replaces_bicubic_in_the_refine_pass(small_models, spy, monkeypatch):
+    """A connected upscale model (a tiny random spandrel Compact x2) makes the refine start."""
+    from fluxfill_inpainter.crop_stitch import resize_hwc
+    from fluxfill_inpainter.nodes import refine
+    from spandrel import ModelLoader
+    from spandrel.architectures.Compact import Compact
+
+    generator = torch.Generator().manual_seed(7)
+    shapes = Compact(num_in_ch=3, num_out_ch=3, num_feat=8, num_conv=2, upscale=2).state_dict()
+    upscaler = ModelLoader().load_from_state_dict(
+        {k: torch.randn(v.shape, generator=generator) * 0.1 for k, v in shapes.items()}).eval()
+    starts = []
+    real = refine.prepare_group
+    monkeypatch.setattr(refine, "prepare_group", lambda *a, **kw: starts.append(kw["start"].clone()) or real(*a, **kw))
+    image, mask = big_region(7)
+    run(small_models, image, mask, refine_options(upscale_model=upscaler))
+    first, second = spy.calls
+    (start,) = starts
+    with torch.inference_mode():
+        first_crop = small_models[1].decode(first["samples"])
+        by_model = upscaler(first_crop.movedim(-1, 1)).clamp(0, 1).movedim(1, -1)
+    expected = resize_hwc(by_model, start.shape[1], start.shape[2], "bicubic")
+    bicubic = resize_hwc(first_crop, start.shape[1], start.shape[2], "bicubic")
+    inside = second["noise_mask"][:, 0] > 0.999
+    torch.testing.assert_close(start[inside], expected[inside], atol=1e-3, rtol=0)
+    assert (start[inside] - bicubic[inside]).abs().mean() > 0.02
