@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import zipfile
 from dataclasses import dataclass
 
 import comfy.model_management
@@ -60,11 +61,27 @@ class FillModel:
         return self.descriptor.architecture.id
 
 
+def is_torchscript(path: str) -> bool:
+    """A TorchScript archive (LaMa's usual download, big-lama.pt, is one): a zip with a code/ folder."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any("/code/" in name or name.endswith("/constants.pkl") for name in archive.namelist())
+
+
+def read_state_dict(path: str) -> dict:
+    """The file's weights: safetensors / plain checkpoints safely, TorchScript archives through torch.jit
+    (as Acly's inpaint nodes read big-lama.pt)."""
+    if path.lower().endswith((".pt", ".pth")) and is_torchscript(path):
+        return torch.jit.load(path, map_location="cpu").state_dict()
+    return comfy.utils.load_torch_file(path, safe_load=True)
+
+
 def load_fill_model(path: str) -> FillModel:
     """Load a LaMa / MAT file through spandrel; ValueError for anything that is not an inpainting model."""
     from spandrel import MaskedImageModelDescriptor, ModelLoader
 
-    sd = comfy.utils.load_torch_file(path, safe_load=True)
+    sd = read_state_dict(path)
     try:
         descriptor = ModelLoader().load_from_state_dict(sd).eval()
     except Exception as err:  # noqa: BLE001 - spandrel raises several types for unknown files

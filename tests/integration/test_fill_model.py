@@ -79,3 +79,19 @@ def test_crop_node_outputs_lama_filled_crops(fill):
     crop_mask = plain[2].round() == 1
     assert torch.equal(filled[1][~crop_mask], plain[1][~crop_mask])
     assert (filled[1][crop_mask] - plain[1][crop_mask]).abs().mean() > 0.05
+
+
+def test_torchscript_lama_file_loads(comfy, tmp_path):
+    """big-lama.pt, LaMa's usual download, is a TorchScript archive: the loader reads it through torch.jit."""
+    from fluxfill_inpainter.nodes.fill_model import is_torchscript, load_fill_model
+    from spandrel.architectures.LaMa import LaMa
+    from tiny_fill_model import lama_state_dict
+
+    model = LaMa(in_nc=4, out_nc=3).eval()
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in lama_state_dict(6).items()})
+    path = tmp_path / "big-lama.pt"
+    with torch.no_grad():
+        torch.jit.trace(model, (torch.rand(1, 3, 32, 32), torch.zeros(1, 1, 32, 32))).save(str(path))
+    assert is_torchscript(str(path))
+    fill = load_fill_model(str(path))
+    assert fill.architecture == "LaMa"
