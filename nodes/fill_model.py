@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import comfy.model_management
@@ -118,7 +119,7 @@ def fill_with_model(fill: FillModel, image: torch.Tensor, mask: torch.Tensor) ->
     return out
 
 
-def crop_filler(fill: FillModel | None):
+def crop_filler(fill: FillModel | None) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None:
     """The `filler` crop_stitch.prefill takes for prefill 'fill_model' (None without a fill model)."""
     if fill is None:
         return None
