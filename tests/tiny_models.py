@@ -273,3 +273,5 @@ def swap_in_tiny_models(graph: dict, steps: int = 4, target_mp: float = 0.25) ->
                       "inputs": {"clip_name": CLIP_L_FILE, "type": "stable_diffusion", "device": "default"}}
     for nid in _ids(graph, "FFI_FluxFillInpainter"):
         graph[nid]["inputs"].update(steps=steps, target_megapixels=target_mp)
+    for nid in _ids(graph, "FFI_FillModelLoader"):
+        graph[nid]["inputs"]["model_name"] = LAMA_FILE
