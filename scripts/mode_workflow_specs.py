@@ -99,7 +99,7 @@ SPECS: dict[str, dict] = {
         "and pick it in Load Fill Model. MAT works too when spandrel_extra_arches is installed.\n\n" + MASK_NOTE,
         options={"prefill": "fill_model", "fill_holes": True},
         inpainter={"text": "empty background, nothing", "grow": 24, "feather": 24, "context": 2.0, "denoise": 0.8},
-        extra_nodes={"fill": ("FFI_FillModelLoader", (40, 1500), {"model_name": "big-lama.pt"})},
+        extra_nodes={"fill": ("FFI_FillModelLoader", (420, 900), {"model_name": "big-lama.pt"})},
         links=BASE_LINKS + [("fill", "FFI_FILL_MODEL", "options", "fill_model")]),
     "flux_fill_large_region_refine": mode_spec(
         "inpaint",
