@@ -84,6 +84,8 @@ def refine_pass(model, vae, stage: CropStage, crops: dict[int, torch.Tensor], la
                 node: str, progress: Progress) -> tuple[dict[int, torch.Tensor], dict[int, torch.Tensor]]:
     """Crops and latents per region with the refined regions' replaced by their second pass."""
     targets = refine_targets(stage.plan, stage.options.refine, traits.multiple, mode.side_by_side)
+    if stage.options.refine.enabled and mode.side_by_side:
+        log.warning("%s: refine is skipped in mode 'spatial_concat' (its canvas is twice the crop)", node)
     if not targets:
         return crops, latents
     log.info("%s: refine pass for %d region(s) at %s, denoise %.2f", node, len(targets),
