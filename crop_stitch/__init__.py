@@ -22,10 +22,11 @@ from .masks import (
     sanitize_mask,
     stabilize,
 )
+from .model_fill import FillGeometry, model_fill
 from .outpaint import FILL_MODES, SIZE_UNITS, Padding, extend_canvas, resolve_padding, seam_mask
 from .padding import PAD_MODES, padded_index
 from .plan import TARGET_MODES, CropPlan, CropSettings, Region, plan_crops
-from .prefill import PREFILL_MODES, PrefillUnavailable, opencv_available, prefill, push_pull_fill
+from .prefill import FILL_MODEL, PREFILL_MODES, PrefillUnavailable, opencv_available, prefill, push_pull_fill
 from .preview import draw_regions_preview
 from .regions import find_clusters
 from .resize import RESAMPLE_MODES, resize_hwc, resize_window_hwc
@@ -33,6 +34,7 @@ from .stitch import RegionMasks, Stitcher, region_masks, stitch, stitch_regions
 
 __all__ = [
     "DEFAULT_THRESHOLD",
+    "FILL_MODEL",
     "FILL_MODES",
     "PAD_MODES",
     "PREFILL_MODES",
@@ -42,6 +44,7 @@ __all__ = [
     "CropBatch",
     "CropPlan",
     "CropSettings",
+    "FillGeometry",
     "MaskSettings",
     "Padding",
     "PrefillUnavailable",
@@ -65,6 +68,7 @@ __all__ = [
     "invert",
     "label_components",
     "match_channels",
+    "model_fill",
     "opencv_available",
     "padded_index",
     "plan_crops",

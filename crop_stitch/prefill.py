@@ -1,4 +1,5 @@
-"""Pre-fill of the masked area before encoding (object removal): grey, blur, or OpenCV inpainting.
+"""Pre-fill of the masked area before encoding (object removal): grey, blur, OpenCV inpainting, or a
+fill network (LaMa / MAT, see model_fill.py).
 
 IMAGE is [B,H,W,C] float 0..1 and MASK is [B,H,W] (1 = fill); pixels where the mask rounds to 1 are
 replaced, every other pixel is returned unchanged (bit for bit). No ComfyUI imports.
@@ -10,11 +11,14 @@ replaced, every other pixel is returned unchanged (bit for bit). No ComfyUI impo
 - "telea" / "navier_stokes": `cv2.inpaint` (INPAINT_TELEA / INPAINT_NS) when OpenCV is importable;
   without OpenCV they raise `PrefillUnavailable` naming the option and the install command (no
   silent fallback, so a shared workflow never changes its result with the machine).
+- "fill_model": the caller's `filler(image, mask)` (a fill network such as LaMa, run by nodes/);
+  without one it raises `PrefillUnavailable`.
 """
 
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -23,7 +27,8 @@ from torch import Tensor
 from .channels import to_rgb
 from .masks import broadcast_mask
 
-PREFILL_MODES = ("grey", "blur", "telea", "navier_stokes")  # the one list: nodes/ and the docs read it
+FILL_MODEL = "fill_model"  # the masked pixels come from a fill network (LaMa, MAT) the caller supplies
+PREFILL_MODES = ("grey", "blur", "telea", "navier_stokes", FILL_MODEL)  # the one list: nodes/ and the docs read it
 OPENCV_MODES = ("telea", "navier_stokes")
 OPENCV_RADIUS = 5
 INSTALL_HINT = "pip install opencv-python-headless"
@@ -93,10 +98,12 @@ def _opencv_fill(image: Tensor, hard: Tensor, method: str, node: str) -> Tensor:
     return out.to(image.dtype)
 
 
-def prefill(image: Tensor, mask: Tensor, method: str = "grey", *, node: str = "prefill") -> Tensor:
+def prefill(image: Tensor, mask: Tensor, method: str = "grey", *, node: str = "prefill",
+            filler: Callable[[Tensor, Tensor], Tensor] | None = None) -> Tensor:
     """A copy of `image` with the pixels under round(mask) replaced by the `method` fill.
 
-    `node` names the caller in errors (the missing-OpenCV message, an unknown method).
+    `node` names the caller in errors (the missing-OpenCV message, an unknown method, no filler).
+    `filler(image, mask)` is what "fill_model" uses (a filled copy of the image).
     """
     if method not in PREFILL_MODES:
         raise ValueError(f"{node}: prefill must be one of {PREFILL_MODES}, got {method!r}")
@@ -105,6 +112,12 @@ def prefill(image: Tensor, mask: Tensor, method: str = "grey", *, node: str = "p
         fill = torch.full_like(image, 0.5)
     elif method == "blur":
         fill = push_pull_fill(image, 1.0 - hard)
+    elif method == FILL_MODEL:
+        if filler is None:
+            raise PrefillUnavailable(
+                f"{node}: prefill '{FILL_MODEL}' needs a fill model: connect a 'Load Fill Model (FluxFill)' "
+                f"node (LaMa from models/inpaint) to the 'fill_model' input of Inpaint Options.")
+        fill = filler(image, hard[..., 0])
     else:
         fill = _opencv_fill(image, hard, method, node)
     return torch.where(hard > 0.5, fill, image)

@@ -3,12 +3,13 @@
 from comfy_api.latest import ComfyExtension, io
 
 from .crop_nodes import InpaintCrop, InpaintStitch
+from .fill_model import FillModelLoader
 from .inpainter import FluxFillInpainter
 from .options import InpaintOptionsNode
 from .outpaint import OutpaintCanvas
 
 NODES: list[type[io.ComfyNode]] = [FluxFillInpainter, InpaintOptionsNode, InpaintCrop, InpaintStitch,
-                                   OutpaintCanvas]
+                                   OutpaintCanvas, FillModelLoader]
 
 
 class FluxFillInpainterExtension(ComfyExtension):

@@ -11,6 +11,7 @@ from comfy_api.latest import io
 
 from ..crop_stitch import crops_by_region, prefill, resize_hwc, to_rgb
 from .crop_stage import CropStage, crop_images, crop_stage
+from .fill_model import crop_filler
 from .inputs import InputError, check_image
 from .options import InpaintOptions, OptionsType, crop_widgets
 from .types import INPAINT
@@ -37,6 +38,9 @@ def _check_crop_options(options: InpaintOptions) -> None:
     if options.reference is not None:
         raise InputError(f"{CROP_NODE}: input 'options' has a 'reference' image, which only the FluxFill "
                          f"Inpainter's spatial_concat and kontext modes use; disconnect it for the Crop node.")
+    if options.refine.enabled:
+        raise InputError(f"{CROP_NODE}: input 'options' turns on 'refine', a second sampling pass that only the "
+                         f"FluxFill Inpainter runs; turn refine off for the Crop node.")
 
 
 class InpaintCrop(io.ComfyNode):
@@ -82,7 +86,7 @@ class InpaintCrop(io.ComfyNode):
             batch = crop_images(stage, list(range(len(stage.plan.regions))))
             crops, crop_masks = batch.images, batch.denoise
             if opts.prefill != "grey":  # grey is what InpaintModelConditioning does downstream
-                crops = prefill(crops, batch.inpaint, opts.prefill, node=CROP_NODE)
+                crops = prefill(crops, batch.inpaint, opts.prefill, node=CROP_NODE, filler=crop_filler(opts.fill_model))
         home = comfy.model_management.intermediate_device()
         return io.NodeOutput(stage.stitcher, crops.to(home), crop_masks.to(home), json.dumps(stage.plan.to_dict()),
                              ui=regions_ui(stage.stitcher.originals, stage.plan, cls))

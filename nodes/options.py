@@ -9,6 +9,7 @@ from comfy_api.latest import io
 
 from ..crop_stitch import (
     DEFAULT_THRESHOLD,
+    FILL_MODEL,
     PAD_MODES,
     PREFILL_MODES,
     RESAMPLE_MODES,
@@ -19,6 +20,7 @@ from ..crop_stitch import (
 from .types import EDIT_MODES, INPAINT
 
 OptionsType = io.Custom("FFI_OPTIONS")
+FillModelType = io.Custom("FFI_FILL_MODEL")  # nodes/fill_model.py outputs it
 
 MODE_TOOLTIP = (
     "inpaint: the model's own inpaint path (Flux Fill / SD inpaint concat, else noise mask). "
@@ -41,7 +43,20 @@ PREFILL_TOOLTIP = (
     "(pure torch). telea / navier_stokes: OpenCV inpainting; needs `pip install opencv-python-headless` "
     "(a clear error otherwise, no silent fallback). Non-grey fills replace the masked pixels in the concat "
     "image AND in the latent that is sampled, so denoise < 1 starts from the filled background instead of "
-    "the object. Ignored by channel_edit (which must see the original).")
+    "the object. fill_model: a fill network (LaMa; MAT with spandrel_extra_arches) from a 'Load Fill Model "
+    "(FluxFill)' node connected to 'fill_model' (an error without one): the best start for object removal. "
+    "Ignored by channel_edit (which must see the original).")
+
+
+@dataclass(frozen=True)
+class RefineSettings:
+    """Two-pass refine (nodes/refine.py): regions sampled at less than `threshold` of their crop's size are
+    upscaled to min(crop size, `max_side`) after the first pass and sampled again at `denoise`."""
+
+    enabled: bool = False
+    denoise: float = 0.4
+    threshold: float = 0.75
+    max_side: int = 2048
 
 
 @dataclass(frozen=True)
@@ -60,6 +75,9 @@ class InpaintOptions:
     mode: str = INPAINT
     prefill: str = "grey"
     reference: torch.Tensor | None = field(default=None, compare=False, repr=False)
+    fill_model: object | None = field(default=None, compare=False, repr=False)  # nodes/fill_model.FillModel
+    refine: RefineSettings = field(default_factory=RefineSettings)
+    upscale_model: object | None = field(default=None, compare=False, repr=False)  # core UPSCALE_MODEL
 
     def with_main_widgets(self, *, context: float, grow: int, feather: int, target_mp: float,
                           multiple: int | None = None) -> InpaintOptions:
@@ -141,6 +159,25 @@ def options_inputs() -> list:
         io.Image.Input("reference", optional=True,
                        tooltip="Reference image for spatial_concat and kontext (resized to cover each crop, "
                                "centre-cropped; one image, or one per input image). Unconnected: the crop itself."),
+        FillModelType.Input("fill_model", optional=True,
+                            tooltip="A fill network from 'Load Fill Model (FluxFill)' (LaMa / MAT), used by "
+                                    "prefill 'fill_model' to fill the masked area of each crop before encoding."),
+        io.Boolean.Input("refine", default=False, optional=True,
+                         tooltip="FluxFill Inpainter only: two-pass refine for large regions. A region whose crop "
+                                 "was shrunk below refine_threshold of its size is, after the first pass, upscaled "
+                                 "(bicubic, or upscale_model) to min(crop size, refine_max_side), re-encoded and "
+                                 "sampled again at refine_denoise with the same masks and seed, then stitched. "
+                                 "Sharper large regions, about one more sampling pass of time."),
+        io.Float.Input("refine_denoise", default=0.4, min=0.01, max=1.0, step=0.01, optional=True,
+                       tooltip="Denoise of the refine pass: 0.3-0.45 adds detail without changing the content."),
+        io.Float.Input("refine_threshold", default=0.75, min=0.05, max=1.0, step=0.01, optional=True,
+                       tooltip="Refine regions whose crop was sampled at less than this fraction of its original "
+                               "size (the 'scale' in the regions output); smaller regions skip the refine pass."),
+        io.Int.Input("refine_max_side", default=2048, min=64, max=8192, step=16, optional=True,
+                     tooltip="Longest side of a crop in the refine pass (the crop's own size when smaller)."),
+        io.UpscaleModel.Input("upscale_model", optional=True,
+                              tooltip="Refine pass only: upscale the first-pass crops with this model (Load "
+                                      "Upscale Model) instead of bicubic, then resize to the refine size."),
     ]
 
 
@@ -150,7 +187,10 @@ def build_options(invert_mask: bool = False, hipass: float = DEFAULT_THRESHOLD, 
                   min_crop: int = 512, min_context: int = 64, merge_gap: int = 32, max_regions: int = 8,
                   shared_target: bool = False, pad_mode: str = "replicate", resample: str = "bicubic",
                   color_correct: bool = False, binarize_concat_mask: bool = True, mode: str = INPAINT,
-                  prefill: str = "grey", reference: torch.Tensor | None = None) -> InpaintOptions:
+                  prefill: str = "grey", reference: torch.Tensor | None = None,
+                  fill_model: object | None = None, refine: bool = False, refine_denoise: float = 0.4,
+                  refine_threshold: float = 0.75, refine_max_side: int = 2048,
+                  upscale_model: object | None = None) -> InpaintOptions:
     """InpaintOptions from the Inpaint Options node's widgets, or ValueError naming the bad one."""
     if min_side > max_side:
         raise ValueError(f"Inpaint Options: min_side ({min_side}) is larger than max_side ({max_side}).")
@@ -158,6 +198,9 @@ def build_options(invert_mask: bool = False, hipass: float = DEFAULT_THRESHOLD, 
         raise ValueError(f"Inpaint Options: mode must be one of {EDIT_MODES}, got {mode!r}.")
     if prefill not in PREFILL_MODES:
         raise ValueError(f"Inpaint Options: prefill must be one of {PREFILL_MODES}, got {prefill!r}.")
+    if prefill == FILL_MODEL and fill_model is None:
+        raise ValueError(f"Inpaint Options: prefill '{FILL_MODEL}' needs a fill model: connect a 'Load Fill Model "
+                         f"(FluxFill)' node (LaMa in models/inpaint) to the 'fill_model' input.")
     if reference is not None and (not isinstance(reference, torch.Tensor) or reference.ndim != 4):
         shape = tuple(reference.shape) if isinstance(reference, torch.Tensor) else type(reference).__name__
         raise ValueError(f"Inpaint Options: input 'reference' must be an IMAGE [batch, height, width, channels], "
@@ -169,7 +212,8 @@ def build_options(invert_mask: bool = False, hipass: float = DEFAULT_THRESHOLD, 
                         shared_target=shared_target, pad_mode=pad_mode)
     return InpaintOptions(mask=mask, crop=crop, resample=resample, color_correct=color_correct,
                           binarize_concat_mask=binarize_concat_mask, mode=mode, prefill=prefill,
-                          reference=reference)
+                          reference=reference, fill_model=fill_model, upscale_model=upscale_model,
+                          refine=RefineSettings(refine, refine_denoise, refine_threshold, refine_max_side))
 
 
 class InpaintOptionsNode(io.ComfyNode):

@@ -1,6 +1,6 @@
 """The FluxFill Inpainter's pipeline, top to bottom, one call per stage:
 
-    check → plan → crop → prepare → sample → decode → stitch
+    check → plan → crop → prepare → sample → decode → refine → stitch
 
 check     nodes/family.py, nodes/prompts.py, nodes/inputs.py  model traits, conditioning, guidance
 plan      nodes/crop_stage.py  (crop_stitch.prepare_masks, plan_crops)  masks in original pixels, regions
@@ -8,6 +8,7 @@ crop      nodes/crop_stage.py + nodes/prepare.py  resized crops on the compute d
 prepare   nodes/modes.py + nodes/prepare.py  the edit mode's pixels, masks, encodes and conditioning
 sample    nodes/sampling.py  noise seed + j, differential diffusion, memory-bounded sampler calls
 decode    nodes/decode.py  crops back to pixels, crop latents for the LATENT output
+refine    nodes/refine.py  (Inpaint Options refine) large regions upscaled, re-encoded, sampled again
 stitch    crop_stitch.Stitcher.stitch  feathered blend into the original, untouched outside
 """
 
@@ -29,7 +30,8 @@ from .modes import resolve_mode
 from .options import InpaintOptions
 from .prepare import prepare_groups
 from .prompts import encode_prompts, with_guidance
-from .sampling import sample_groups
+from .refine import estimated_steps, refine_pass
+from .sampling import Progress, sample_groups
 from .types import SamplerSettings
 from .ui import regions_ui
 
@@ -70,8 +72,12 @@ def inpaint(cls, node: str, model, vae, image: torch.Tensor, mask: torch.Tensor,
     else:
         mode = resolve_mode(options.mode, options.prefill, traits, settings.noise_mask, node)
         groups = prepare_groups(stage, vae, positive, negative, variants, traits, mode, node)
-        sampled = sample_groups(model, groups, settings, mode.noise_mask)
+        progress = Progress()
+        sampled = sample_groups(model, groups, settings, mode.noise_mask, progress,
+                                later_steps=estimated_steps(stage, settings, traits, mode))
         crops, latents = decode_groups(vae, groups, sampled, variants)
+        crops, latents = refine_pass(model, vae, stage, crops, latents, (positive, negative), settings, traits, mode,
+                                     node, progress)
         images = stitcher.stitch([crops[i] for i in range(len(stage.plan.regions))], variants)
         latent = collect_latents(latents)
 

@@ -11,6 +11,7 @@ from ..crop_stitch import prefill as prefill_pixels
 from ..crop_stitch import resize_hwc, to_rgb
 from ..diff_attention import prepare_inpaint_latent
 from .crop_stage import CropStage, crop_images
+from .fill_model import crop_filler
 from .types import FLUX_FILL, ModelTraits, ModePlan, PreparedGroup
 
 
@@ -47,10 +48,17 @@ def _reference_latent(stage: CropStage, indices: list[int], vae, plan: ModePlan,
 
 
 def prepare_group(stage: CropStage, indices: list[int], vae, positive: list, negative: list, variants: int,
-                  traits: ModelTraits, plan: ModePlan, node: str) -> PreparedGroup:
-    """Crop, mask and encode the regions of one group (one target size) as `plan` asks."""
+                  traits: ModelTraits, plan: ModePlan, node: str, start: torch.Tensor | None = None) -> PreparedGroup:
+    """Crop, mask and encode the regions of one group (one target size) as `plan` asks.
+
+    `start` (the refine pass): one image per row r * variants + j to encode instead of the crops.
+    """
     batch = crop_images(stage, indices)
     pixels, inpaint, denoise = batch.images, batch.inpaint, batch.denoise
+    encode_variants = variants
+    if start is not None:
+        pixels, encode_variants = start, 1
+        inpaint, denoise = inpaint.repeat_interleave(variants, 0), denoise.repeat_interleave(variants, 0)
     split = 0
     if plan.side_by_side:
         left = reference_pixels(stage, indices, pixels) if stage.options.reference is not None else pixels
@@ -60,11 +68,12 @@ def prepare_group(stage: CropStage, indices: list[int], vae, positive: list, neg
         denoise = torch.cat([torch.zeros_like(denoise), denoise], dim=2)
     grey_masked = plan.grey_masked
     if plan.prefill != "grey":
-        pixels = prefill_pixels(pixels, inpaint, plan.prefill, node=f"{node} (Inpaint Options)")
+        pixels = prefill_pixels(pixels, inpaint, plan.prefill, node=f"{node} (Inpaint Options)",
+                                filler=crop_filler(stage.options.fill_model))
         grey_masked = False
     prepared = prepare_inpaint_latent(
         vae, pixels, denoise, inpaint_mask=torch.ones_like(inpaint) if plan.concat_all_ones else inpaint,
-        noise_mask=plan.noise_mask, variants=variants, concat=plan.concat, grey_masked=grey_masked,
+        noise_mask=plan.noise_mask, variants=encode_variants, concat=plan.concat, grey_masked=grey_masked,
         binarize_concat_mask=stage.options.binarize_concat_mask and traits.inpaint_kind == FLUX_FILL)
     if prepared.concat is not None:
         positive = node_helpers.conditioning_set_values(positive, prepared.concat)

@@ -62,12 +62,25 @@ def _rows_of(conditioning: list, rows: torch.Tensor, batch: int) -> list:
     return [[tokens, {k: rows_of(k, v) for k, v in extras.items()}] for tokens, extras in conditioning]
 
 
-def _progress_callback(model, pbar: comfy.utils.ProgressBar, offset: int, total: int):
+class Progress:
+    """One progress bar over several sample_groups calls (the refine pass continues the first pass's bar)."""
+
+    def __init__(self, total: int = 0):
+        self.total, self.done = total, 0
+        self.bar = comfy.utils.ProgressBar(max(total, 1))
+
+    def reserve(self, steps: int, later: int = 0) -> None:
+        """Make room for `steps` now and an estimated `later` steps of a following pass."""
+        self.total = max(self.total, self.done + steps + later)
+
+
+def _progress_callback(model, progress: Progress):
     previewer = latent_preview.get_previewer(model.load_device, model.model.latent_format)
+    offset = progress.done
 
     def callback(step, x0, x, total_steps):
         preview = previewer.decode_latent_to_preview_image("JPEG", x0) if previewer else None
-        pbar.update_absolute(offset + step + 1, total, preview)
+        progress.bar.update_absolute(offset + step + 1, progress.total, preview)
 
     return callback
 
@@ -83,11 +96,12 @@ def _group_noise(groups: list[PreparedGroup], settings: SamplerSettings) -> dict
     return dict(zip(order, noise, strict=True))
 
 
-def sample_groups(model, groups: list[PreparedGroup], settings: SamplerSettings, noise_masked: bool
-                  ) -> list[torch.Tensor]:
+def sample_groups(model, groups: list[PreparedGroup], settings: SamplerSettings, noise_masked: bool,
+                  progress: Progress | None = None, later_steps: int = 0) -> list[torch.Tensor]:
     """Sample every group; returns the sampled latents per group (rows as the group's).
 
     `noise_masked`: the groups carry a noise mask; differential diffusion applies only then.
+    `progress`: a bar shared with another pass; `later_steps` the steps that pass is expected to add.
     """
     noise_by_region = _group_noise(groups, settings)
     if settings.differential and noise_masked:
@@ -97,9 +111,9 @@ def sample_groups(model, groups: list[PreparedGroup], settings: SamplerSettings,
         shape = tuple(g.latent["samples"].shape)
         plans.append(sampler_calls(len(g.region_indices), settings.variants, settings.sampler_name,
                                    rows_per_call(model, shape, settings.cfg)))
-    total = settings.steps * sum(len(p) for p in plans)
-    pbar = comfy.utils.ProgressBar(total)
-    done, out = 0, []
+    progress = progress or Progress()
+    progress.reserve(settings.steps * sum(len(p) for p in plans), later_steps)
+    out = []
     for g, calls in zip(groups, plans, strict=True):
         latent_image = comfy.sample.fix_empty_latent_channels(model, g.latent["samples"])
         noise = torch.cat([noise_by_region[i] for i in g.region_indices])
@@ -112,8 +126,8 @@ def sample_groups(model, groups: list[PreparedGroup], settings: SamplerSettings,
                 model, noise[rows], settings.steps, settings.cfg, settings.sampler_name, settings.scheduler,
                 _rows_of(g.positive, rows, batch), _rows_of(g.negative, rows, batch), latent_image[rows],
                 denoise=settings.denoise, noise_mask=None if noise_mask is None else noise_mask[rows],
-                seed=wrap_seed(settings.seed + offset), callback=_progress_callback(model, pbar, done, total),
+                seed=wrap_seed(settings.seed + offset), callback=_progress_callback(model, progress),
                 disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED).to(samples.dtype)
-            done += settings.steps
+            progress.done += settings.steps
         out.append(samples)
     return out

@@ -1,4 +1,5 @@
-"""Specs of example_workflows/mode_*.json: one example per edit mode of the FluxFill Inpainter.
+"""Specs of example_workflows/mode_*.json (one example per edit mode of the FluxFill Inpainter) and of the
+Inpaint Options features: a fill-model object removal and a large-region refine.
 
 Written by `.venv/bin/python scripts/build_workflows.py --server http://127.0.0.1:8188 [names...]`.
 
@@ -89,6 +90,27 @@ SPECS: dict[str, dict] = {
         + MASK_NOTE,
         options={"prefill": "blur", "fill_holes": True},
         inpainter={"text": "empty background, nothing", "grow": 24, "feather": 24, "context": 2.0}),
+    "flux_fill_object_removal_lama": mode_spec(
+        "inpaint",
+        "Object removal with a fill model (LaMa): each crop's masked area is first filled by LaMa (fast, "
+        "plausible background), then Flux Fill refines it at denoise 0.8 (0.6-1.0: lower keeps more of the "
+        "LaMa fill). Better than grey or blur pre-fills when the background has structure (walls, grass, "
+        "horizons).\n\nPut a LaMa checkpoint (big-lama.pt, or a .safetensors of it) in ComfyUI/models/inpaint "
+        "and pick it in Load Fill Model. MAT works too when spandrel_extra_arches is installed.\n\n" + MASK_NOTE,
+        options={"prefill": "fill_model", "fill_holes": True},
+        inpainter={"text": "empty background, nothing", "grow": 24, "feather": 24, "context": 2.0, "denoise": 0.8},
+        extra_nodes={"fill": ("FFI_FillModelLoader", (420, 900), {"model_name": "big-lama.pt"})},
+        links=BASE_LINKS + [("fill", "FFI_FILL_MODEL", "options", "fill_model")]),
+    "flux_fill_large_region_refine": mode_spec(
+        "inpaint",
+        "Large regions at full detail: a region whose crop is shrunk to ~1 MP (a 3000 px object in a 6K photo) "
+        "comes back soft. With refine on (Inpaint Options), such a region is sampled at ~1 MP first, then "
+        "upscaled (bicubic, or an upscale model connected to Inpaint Options) to its own size (at most "
+        "refine_max_side), re-encoded and sampled again at refine_denoise 0.4 with the same mask and seed. "
+        "Only regions shrunk below refine_threshold (0.75) get the second pass; it costs about one more pass "
+        "at the larger size (see BENCHMARKS.md).\n\n" + MASK_NOTE,
+        options={"refine": True, "refine_denoise": 0.4, "refine_threshold": 0.75, "refine_max_side": 2048},
+        inpainter={"text": "a weathered wooden bench in a sunny park"}),
     "mode_outpaint": {
         "nodes": FLUX_LOADERS | {
             "canvas": ("FFI_OutpaintCanvas", (40, 900), {"left": 0, "top": 0, "right": 256, "bottom": 0,

@@ -63,7 +63,8 @@ class SamplerSpy:
             out = real(model, noise, steps, cfg, sampler_name, scheduler, positive, negative, latent_image, **kw)
             self.calls.append(dict(positive=positive, negative=negative, latent_image=latent_image.clone(),
                                    noise_mask=kw.get("noise_mask"), samples=out.clone(), noise=noise,
-                                   seed=kw.get("seed"), model=model, sampler_name=sampler_name))
+                                   seed=kw.get("seed"), model=model, sampler_name=sampler_name,
+                                   denoise=kw.get("denoise")))
             return out
 
         monkeypatch.setattr(comfy.sample, "sample", spy)

@@ -31,6 +31,7 @@ FLUX_DEV_FILE = "ffi_tiny_flux_dev.safetensors"
 FLUX_VAE_FILE = "ffi_tiny_flux_vae.safetensors"
 CLIP_L_FILE = "ffi_tiny_clip_l.safetensors"
 SD15_INPAINT_FILE = "ffi_tiny_sd15_inpaint.safetensors"
+LAMA_FILE = "ffi_tiny_lama.safetensors"  # tests/tiny_fill_model.py
 
 # folder under ComfyUI's models/ that each file belongs to
 MODEL_FOLDERS = {
@@ -39,6 +40,7 @@ MODEL_FOLDERS = {
     FLUX_VAE_FILE: "vae",
     CLIP_L_FILE: "text_encoders",
     SD15_INPAINT_FILE: "checkpoints",
+    LAMA_FILE: "inpaint",
 }
 
 
@@ -168,12 +170,15 @@ def sd15_inpaint_checkpoint(seed: int, dtype: torch.dtype = torch.float16) -> di
 
 
 def _builders() -> dict:
+    from tiny_fill_model import lama_state_dict
+
     return {
         FLUX_FILL_FILE: lambda: flux_state_dict(96, seed=1),
         FLUX_DEV_FILE: lambda: flux_state_dict(16, seed=2),
         FLUX_VAE_FILE: lambda: flux_vae_state_dict(seed=3),
         CLIP_L_FILE: lambda: clip_l_state_dict(seed=4),
         SD15_INPAINT_FILE: lambda: sd15_inpaint_checkpoint(seed=5),
+        LAMA_FILE: lambda: lama_state_dict(seed=6),
     }
 
 
@@ -268,3 +273,5 @@ def swap_in_tiny_models(graph: dict, steps: int = 4, target_mp: float = 0.25) ->
                       "inputs": {"clip_name": CLIP_L_FILE, "type": "stable_diffusion", "device": "default"}}
     for nid in _ids(graph, "FFI_FluxFillInpainter"):
         graph[nid]["inputs"].update(steps=steps, target_megapixels=target_mp)
+    for nid in _ids(graph, "FFI_FillModelLoader"):
+        graph[nid]["inputs"]["model_name"] = LAMA_FILE

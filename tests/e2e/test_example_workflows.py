@@ -25,14 +25,18 @@ if str(REPO / "scripts") not in sys.path:
 from workflow_convert import UI_ONLY_NODES, _is_widget, input_order, node_ids_of_type, ui_to_api  # noqa: E402
 
 EXAMPLES = REPO / "example_workflows"
-NAMES = ["flux_fill_inpaint", "flux_fill_crop_sample_stitch", "sd15_inpaint", "flux_fill_object_removal"]
-RUNNABLE = ["flux_fill_inpaint", "flux_fill_crop_sample_stitch", "sd15_inpaint", "flux_fill_object_removal"]
+NAMES = ["flux_fill_inpaint", "flux_fill_crop_sample_stitch", "sd15_inpaint", "flux_fill_object_removal",
+         "flux_fill_object_removal_lama", "flux_fill_large_region_refine"]
+RUNNABLE = NAMES
 PACK_MODULE = "custom_nodes.fluxfill_inpainter"
 # Combos listing files on the user's machine: the example names the usual file, which the test server
 # does not have.
 FILE_INPUTS = {("LoadImage", "image"), ("CheckpointLoaderSimple", "ckpt_name"), ("UNETLoader", "unet_name"),
-               ("DualCLIPLoader", "clip_name1"), ("DualCLIPLoader", "clip_name2"), ("VAELoader", "vae_name")}
+               ("DualCLIPLoader", "clip_name1"), ("DualCLIPLoader", "clip_name2"), ("VAELoader", "vae_name"),
+               ("FFI_FillModelLoader", "model_name")}
 SMALL_OPTIONS = {"min_side": 64, "max_side": 256, "min_crop": 64, "min_context": 8}
+# large_region_refine: a 128 px crop sampled at 96 px (scale 0.75, refined below 0.9), refine pass at 128 px
+REFINE_SIZES = {"min_crop": 128, "refine_max_side": 128, "refine_threshold": 0.9}
 
 H, W = 128, 192
 MASK_BOX = (86, 54, 106, 74)  # x0, y0, x1, y1 of the masked rectangle
@@ -180,6 +184,11 @@ def tiny_graph(name: str, object_info: dict, image_name: str) -> dict:
         graph[nid]["inputs"]["target_megapixels"] = 0.03
     for nid in node_ids_of_type(graph, "FFI_FluxFillInpainter") + node_ids_of_type(graph, "FFI_InpaintCrop"):
         add_small_options(graph, object_info, nid)
+    for nid in node_ids_of_type(graph, "FFI_InpaintOptions"):
+        if graph[nid]["inputs"].get("refine"):
+            graph[nid]["inputs"].update(REFINE_SIZES)
+            for inpainter in node_ids_of_type(graph, "FFI_FluxFillInpainter"):
+                graph[inpainter]["inputs"]["target_megapixels"] = 0.01
     return graph
 
 

@@ -62,8 +62,10 @@ def test_options_widgets_are_appended_and_default_to_core(comfy):
     from fluxfill_inpainter.nodes.options import InpaintOptions, options_inputs
 
     names = [i.id for i in options_inputs()]
-    assert names[-3:] == ["mode", "prefill", "reference"], "new inputs go at the end (positional widgets)"
-    assert names.index("binarize_concat_mask") == len(names) - 4
+    tail = ["mode", "prefill", "reference", "fill_model", "refine", "refine_denoise", "refine_threshold",
+            "refine_max_side", "upscale_model"]
+    assert names[-len(tail):] == tail, "new inputs go at the end (positional widgets)"
+    assert names.index("binarize_concat_mask") == len(names) - len(tail) - 1
     assert all(i.tooltip for i in options_inputs())
     default = InpaintOptions()
     assert (default.mode, default.prefill, default.reference) == ("inpaint", "grey", None)
