@@ -57,7 +57,6 @@ def inpaint(cls, node: str, model, vae, image: torch.Tensor, mask: torch.Tensor,
     traits = model_traits(model, vae, node)
     positive, negative = encode_prompts(prompt.clip, prompt.text, prompt.condition, model, settings.cfg, node)
     check_conditioning(model, positive, node, "condition" if prompt.condition is not None else "clip")
-    positive = with_guidance(positive, traits, settings)
 
     options = (options or InpaintOptions()).with_main_widgets(
         context=crop.context, grow=crop.grow, feather=crop.feather, target_mp=crop.target_megapixels,
@@ -69,6 +68,7 @@ def inpaint(cls, node: str, model, vae, image: torch.Tensor, mask: torch.Tensor,
         latent = empty_latent(traits.latent_channels, traits.latent_dimensions)
     else:
         mode = resolve_mode(options.mode, options.prefill, traits, settings.noise_mask, node)
+        positive = with_guidance(positive, traits, settings, reference=mode.reference_latent)
         groups = prepare_groups(stage, vae, positive, negative, variants, traits, mode, node)
         sampled = sample_groups(model, groups, settings, mode.noise_mask)
         crops, latents = decode_groups(vae, groups, sampled, variants)

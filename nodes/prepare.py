@@ -12,6 +12,7 @@ from ..crop_stitch import resize_hwc, to_rgb
 from ..diff_attention import prepare_inpaint_latent
 from .crop_stage import CropStage, crop_images
 from .types import FLUX_FILL, ModelTraits, ModePlan, PreparedGroup
+from .vae_io import ImageVAE
 
 
 def cover_resize(image: torch.Tensor, height: int, width: int, resample: str) -> torch.Tensor:
@@ -38,7 +39,7 @@ def reference_pixels(stage: CropStage, region_indices: list[int], like: torch.Te
 
 def _reference_latent(stage: CropStage, indices: list[int], vae, plan: ModePlan, crops: torch.Tensor,
                       sampled: torch.Tensor, variants: int) -> torch.Tensor:
-    """What kontext appends to reference_latents: encode(reference), else encode(the crop itself)."""
+    """What reference mode appends to reference_latents: encode(reference), else encode(the crop itself)."""
     if stage.options.reference is not None:
         return vae.encode(reference_pixels(stage, indices, crops)).repeat_interleave(variants, dim=0)
     if plan.prefill != "grey":  # the sampled latent starts from the pre-filled crop; refer to the original
@@ -49,6 +50,7 @@ def _reference_latent(stage: CropStage, indices: list[int], vae, plan: ModePlan,
 def prepare_group(stage: CropStage, indices: list[int], vae, positive: list, negative: list, variants: int,
                   traits: ModelTraits, plan: ModePlan, node: str) -> PreparedGroup:
     """Crop, mask and encode the regions of one group (one target size) as `plan` asks."""
+    vae = ImageVAE(vae, traits.temporal_vae)
     batch = crop_images(stage, indices)
     pixels, inpaint, denoise = batch.images, batch.inpaint, batch.denoise
     split = 0
@@ -66,6 +68,9 @@ def prepare_group(stage: CropStage, indices: list[int], vae, positive: list, neg
         vae, pixels, denoise, inpaint_mask=torch.ones_like(inpaint) if plan.concat_all_ones else inpaint,
         noise_mask=plan.noise_mask, variants=variants, concat=plan.concat, grey_masked=grey_masked,
         binarize_concat_mask=stage.options.binarize_concat_mask and traits.inpaint_kind == FLUX_FILL)
+    if traits.latent_dimensions == 3 and "noise_mask" in prepared.latent:
+        # [N,1,1,H,W]: core's reshape_mask would fold a 4-D mask into the time axis (one mask for all rows)
+        prepared.latent["noise_mask"] = prepared.latent["noise_mask"].unsqueeze(2)
     if prepared.concat is not None:
         positive = node_helpers.conditioning_set_values(positive, prepared.concat)
         negative = node_helpers.conditioning_set_values(negative, prepared.concat)
