@@ -78,7 +78,7 @@ FAMILIES: tuple[Family, ...] = (
     Family("sdxl", _is(comfy.model_base.SDXL), PATH_NOISE_MASK, None, None, 7.0, 25, "dpmpp_2m", "karras",
            (1024, 1024), True, "image_sdxl_simple"),
     Family("sd15", _config(comfy.supported_models.SD15), PATH_NOISE_MASK, None, None, 8.0, 20, "euler",
-           "normal", (512, 512), True, "none shipped; ComfyUI's default graph"),
+           "normal", (512, 512), True, "none ships; ComfyUI's default graph"),
 )
 OTHER = Family("other", lambda base, kind: True, PATH_NOISE_MASK, None, None, 1.0, 20, "euler", "simple",
                (1024, 1024), False, "none")

@@ -80,3 +80,25 @@ def test_cfg_families_get_the_empty_prompt_as_negative(family, comfy, clip, spy)
     (empty,) = nodes.CLIPTextEncode().encode(clip, "")
     for negative in sampled_negatives(spy):
         torch.testing.assert_close(negative, empty[0][0])
+
+
+def test_readme_table_matches_the_code_table(comfy):
+    """README's "Model families" rows say what nodes/family.py FAMILIES says (template, guidance, cfg /
+    steps / sampler / scheduler, negative)."""
+    import re
+    from pathlib import Path
+
+    from fluxfill_inpainter.nodes.family import FAMILIES
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("### Model families", 1)[1].split("\n\n")[1]
+    rows = [[c.strip() for c in r.strip().strip("|").split("|")] for r in table.splitlines()[2:]]
+    by_template = {re.split("[,;]", cells[7].replace("`", ""))[0].strip(): cells for cells in rows}
+    assert len(rows) == len(FAMILIES)
+    for family in FAMILIES:
+        cells = by_template.get(re.split("[,;]", family.template)[0].strip())
+        assert cells is not None, f"README has no row for {family.name} ({family.template})"
+        assert cells[4] == f"{family.cfg:g} / {family.steps} / {family.sampler} / {family.scheduler}", family.name
+        guidance = cells[3]
+        assert guidance.startswith("none") if family.guidance is None else guidance.startswith(f"{family.guidance:g}")
+        assert ("empty prompt" in cells[6]) == family.real_negative, family.name
