@@ -52,7 +52,8 @@ class CropWidgets:
 
 
 def inpaint(cls, node: str, model, vae, image: torch.Tensor, mask: torch.Tensor, prompt: Prompt,
-            settings: SamplerSettings, crop: CropWidgets, options: InpaintOptions | None) -> io.NodeOutput:
+            settings: SamplerSettings, crop: CropWidgets, options: InpaintOptions | None, control_net=None
+            ) -> io.NodeOutput:
     """Run the whole pipeline; returns the Inpainter's outputs and its UI message."""
     traits = model_traits(model, vae, node)
     positive, negative = encode_prompts(prompt.clip, prompt.text, prompt.condition, model, settings.cfg, node)
@@ -69,7 +70,7 @@ def inpaint(cls, node: str, model, vae, image: torch.Tensor, mask: torch.Tensor,
     else:
         mode = resolve_mode(options.mode, options.prefill, traits, settings.noise_mask, node)
         positive = with_guidance(positive, traits, settings, reference=mode.reference_latent)
-        groups = prepare_groups(stage, vae, positive, negative, variants, traits, mode, node)
+        groups = prepare_groups(stage, vae, positive, negative, variants, traits, mode, node, control_net)
         sampled = sample_groups(model, groups, settings, mode.noise_mask)
         crops, latents = decode_groups(vae, groups, sampled, variants)
         images = stitcher.stitch([crops[i] for i in range(len(stage.plan.regions))], variants)

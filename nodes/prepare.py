@@ -10,6 +10,7 @@ import torch
 from ..crop_stitch import prefill as prefill_pixels
 from ..crop_stitch import resize_hwc, to_rgb
 from ..diff_attention import prepare_inpaint_latent
+from .control import apply_inpaint_controlnet
 from .crop_stage import CropStage, crop_images
 from .types import FLUX_FILL, ModelTraits, ModePlan, PreparedGroup
 from .vae_io import ImageVAE
@@ -48,9 +49,9 @@ def _reference_latent(stage: CropStage, indices: list[int], vae, plan: ModePlan,
 
 
 def prepare_group(stage: CropStage, indices: list[int], vae, positive: list, negative: list, variants: int,
-                  traits: ModelTraits, plan: ModePlan, node: str) -> PreparedGroup:
+                  traits: ModelTraits, plan: ModePlan, node: str, control_net=None) -> PreparedGroup:
     """Crop, mask and encode the regions of one group (one target size) as `plan` asks."""
-    vae = ImageVAE(vae, traits.temporal_vae)
+    raw_vae, vae = vae, ImageVAE(vae, traits.temporal_vae)
     batch = crop_images(stage, indices)
     pixels, inpaint, denoise = batch.images, batch.inpaint, batch.denoise
     split = 0
@@ -77,14 +78,18 @@ def prepare_group(stage: CropStage, indices: list[int], vae, positive: list, neg
     if plan.reference_latent:
         reference = _reference_latent(stage, indices, vae, plan, batch.images, prepared.latent["samples"], variants)
         positive = node_helpers.conditioning_set_values(positive, {"reference_latents": [reference]}, append=True)
+    if control_net is not None:
+        positive, negative = apply_inpaint_controlnet(positive, negative, control_net, raw_vae, batch.images,
+                                                      batch.inpaint, variants)
     return PreparedGroup(indices, positive, negative, prepared.latent, split)
 
 
 def prepare_groups(stage: CropStage, vae, positive: list, negative: list, variants: int, traits: ModelTraits,
-                   plan: ModePlan, node: str) -> list[PreparedGroup]:
+                   plan: ModePlan, node: str, control_net=None) -> list[PreparedGroup]:
     """One prepared group per crop size, in plan order."""
     groups = []
     for indices in stage.plan.groups_by_target().values():
         comfy.model_management.throw_exception_if_processing_interrupted()
-        groups.append(prepare_group(stage, indices, vae, positive, negative, variants, traits, plan, node))
+        groups.append(prepare_group(stage, indices, vae, positive, negative, variants, traits, plan, node,
+                                    control_net))
     return groups

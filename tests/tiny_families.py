@@ -143,3 +143,20 @@ def condition(tokens: int = 8, pooled: int | None = CONTEXT, seed: int = 40) -> 
     g = torch.Generator().manual_seed(seed)
     extras = {} if pooled is None else {"pooled_output": torch.randn(1, pooled, generator=g)}
     return [[torch.randn(1, tokens, CONTEXT, generator=g), extras]]
+
+
+def sd15_controlnet(seed: int = 34):
+    """An SD 1.5-layout ControlNet (comfy.cldm.cldm.ControlNet) matching `sd15_plain`, as core wraps it."""
+    import comfy.cldm.cldm
+    import comfy.controlnet
+    import comfy.model_management
+    import comfy.ops
+
+    cfg = _unet(4, use_linear_in_transformer=False)
+    for key in ("out_channels", "transformer_depth_output", "use_temporal_resblock", "use_temporal_attention"):
+        cfg.pop(key)
+    net = comfy.cldm.cldm.ControlNet(hint_channels=3, num_heads=2, num_head_channels=-1, dtype=torch.float32,
+                                     operations=comfy.ops.disable_weight_init, **cfg)
+    net.load_state_dict(random_state_dict(net, seed, torch.float32))
+    return comfy.controlnet.ControlNet(net, load_device=comfy.model_management.get_torch_device(),
+                                       manual_cast_dtype=None)
