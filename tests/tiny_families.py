@@ -160,3 +160,23 @@ def sd15_controlnet(seed: int = 34):
     net.load_state_dict(random_state_dict(net, seed, torch.float32))
     return comfy.controlnet.ControlNet(net, load_device=comfy.model_management.get_torch_device(),
                                        manual_cast_dtype=None)
+
+
+def flux_alimama_controlnet(seed: int = 35):
+    """A Flux inpaint ControlNet in the Alimama layout (latent input of 16 + 1 mask channel -> concat_mask),
+    matching `flux_dev`, wrapped the way core's load_controlnet_flux_instantx wraps it."""
+    import comfy.controlnet
+    import comfy.latent_formats
+    import comfy.ldm.flux.controlnet
+    import comfy.model_management
+    import comfy.ops
+
+    cfg = _flux_like()
+    cfg.pop("guidance_embed")
+    net = comfy.ldm.flux.controlnet.ControlNetFlux(latent_input=True, control_latent_channels=17, guidance_embed=True,
+                                                   dtype=torch.float32, operations=comfy.ops.disable_weight_init,
+                                                   **cfg)
+    net.load_state_dict(random_state_dict(net, seed, torch.float32))
+    return comfy.controlnet.ControlNet(net, compression_ratio=1, latent_format=comfy.latent_formats.Flux(),
+                                       concat_mask=True, load_device=comfy.model_management.get_torch_device(),
+                                       manual_cast_dtype=None, extra_conds=["y", "guidance"])

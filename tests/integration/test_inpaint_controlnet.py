@@ -53,3 +53,22 @@ def test_one_row_calls_get_their_own_rows_hint(comfy, spy):
     assert len(hints) == 2 * VARIANTS and all(h.shape[0] == 1 for h in hints)
     assert torch.equal(hints[0], hints[1]) and torch.equal(hints[2], hints[3])
     assert not torch.equal(hints[0], hints[2]), "the second region's calls got the first region's hint"
+
+
+def test_alimama_flux_inpaint_controlnet_gets_the_masked_crop_and_keep_mask(comfy, spy):
+    """A concat_mask ControlNet (Alimama Flux inpaint) on Flux dev: hint = crop with masked pixels 0 and
+    the keep mask (1 - mask) as extra concat, as core ControlNetInpaintingAliMamaApply builds them."""
+    model, vae, control_net = tf.flux_dev(), tf.flux_vae(), tf.flux_alimama_controlnet()
+    image, mask, out = run(model, vae, cond=tf.condition(), control_net=control_net)
+    check_outputs(image, mask, out)
+    for call in spy.calls:
+        control = call["positive"][0][1]["control"]
+        assert control.concat_mask
+        hint, (keep,) = control.cond_hint_original, control.extra_concat_orig
+        assert hint.shape[0] == keep.shape[0] == call["latent_image"].shape[0]
+        assert set(keep.round().unique().tolist()) == {0.0, 1.0}
+        masked = keep[:, 0].round() == 0
+        assert not hint.movedim(1, -1)[masked].any(), "masked pixels of the hint are not blanked"
+    spy.calls.clear()
+    _, _, plain = run(model, vae, cond=tf.condition())
+    assert (out[0] - plain[0]).abs().max() > 1e-4, "the ControlNet changed nothing"
