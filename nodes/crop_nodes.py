@@ -37,7 +37,7 @@ def _check_crop_options(options: InpaintOptions) -> None:
                          f"Inpainter applies (it changes what is sampled); set mode 'inpaint' for the Crop node.")
     if options.reference is not None:
         raise InputError(f"{CROP_NODE}: input 'options' has a 'reference' image, which only the FluxFill "
-                         f"Inpainter's spatial_concat and kontext modes use; disconnect it for the Crop node.")
+                         f"Inpainter's spatial_concat and reference modes use; disconnect it for the Crop node.")
     if options.refine.enabled:
         raise InputError(f"{CROP_NODE}: input 'options' turns on 'refine', a second sampling pass that only the "
                          f"FluxFill Inpainter runs; turn refine off for the Crop node.")

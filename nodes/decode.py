@@ -8,6 +8,7 @@ import torch
 
 from ..crop_stitch import variant_major
 from .types import PreparedGroup
+from .vae_io import decode_images
 
 
 def target_part(images: torch.Tensor, samples: torch.Tensor, split: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -25,7 +26,7 @@ def decode_groups(vae, groups: list[PreparedGroup], sampled: list[torch.Tensor],
     crops, latents = {}, {}
     for g, samples in zip(groups, sampled, strict=True):
         comfy.model_management.throw_exception_if_processing_interrupted()
-        images, samples = target_part(vae.decode(samples), samples, g.split)
+        images, samples = target_part(decode_images(vae, samples), samples, g.split)
         for k, idx in enumerate(g.region_indices):
             rows = slice(k * variants, (k + 1) * variants)
             crops[idx] = images[rows].to(home)

@@ -1,21 +1,92 @@
 """The one place that knows model families: which inpaint path a MODEL + VAE needs, and its defaults.
 
-Facts come from the model objects ComfyUI loaded (their classes, layers and configs), never from
-file names. diff_attention/ and crop_stitch/ get these facts passed in.
+Facts come from the model objects ComfyUI loaded (their classes, layers, configs and what their
+`extra_conds` / forward consume), never from file names or class-name strings. diff_attention/ and
+crop_stitch/ get these facts passed in.
+
+FAMILIES is the table (README "Model families" prints the same rows). Each row's defaults — guidance,
+cfg, steps, sampler, scheduler, native size — are read from ComfyUI's official workflow template named
+in the row (PyPI `comfyui-workflow-templates-json` 0.1.123). The node's widgets keep their positional
+defaults; the table decides what `guidance` 0 (automatic) means and is what README recommends.
 """
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import comfy.model_base
+import comfy.supported_models
+import torch
 
 from .inputs import InputError
 from .types import CONCAT, FLUX_FILL, NO_CONCAT, ModelTraits
 
-# Default Flux guidance when the `guidance` widget is 0 (automatic): Flux Fill is trained for ~30
-# (its reference pipeline and ComfyUI's Fill template use 30); guidance-distilled Flux dev / Kontext /
-# Flux.2 use 2.5-4 (ComfyUI's templates: 3.5 dev, 2.5 Kontext, 4 Flux.2). Chroma has no guidance.
-FILL_GUIDANCE = 30.0
-DISTILLED_GUIDANCE = 3.5
+# Paths: how the crop reaches the model.
+PATH_CONCAT, PATH_REFERENCE, PATH_NOISE_MASK = "concat", "reference", "noise_mask"
+
+
+@dataclass(frozen=True)
+class Family:
+    """One row of the family table."""
+
+    name: str
+    matches: Callable[[object, str], bool]  # (model_base, inpaint kind) -> this row
+    path: str  # PATH_*: concat inpaint channels, reference latents (edit models), or noise mask (RePaint)
+    guidance: float | None  # what `guidance` 0 means (None: the model has no guidance input)
+    reference_guidance: float | None  # the same in reference mode (Kontext 2.5)
+    cfg: float
+    steps: int
+    sampler: str
+    scheduler: str
+    native: tuple[int, int]  # the template's output size (width, height)
+    real_negative: bool  # the template samples with CFG and an empty-prompt negative
+    template: str  # ComfyUI workflow template the defaults come from
+
+
+def _is(cls) -> Callable[[object, str], bool]:
+    return lambda base, kind: isinstance(base, cls)
+
+
+def _config(cls) -> Callable[[object, str], bool]:
+    return lambda base, kind: isinstance(getattr(base, "model_config", None), cls)
+
+
+def _flux_with(kind_wanted: str | None) -> Callable[[object, str], bool]:
+    def match(base, kind: str) -> bool:
+        plain = isinstance(base, comfy.model_base.Flux) and not isinstance(
+            base, (comfy.model_base.Chroma, comfy.model_base.Flux2))
+        return plain and (kind_wanted is None or kind == kind_wanted)
+    return match
+
+
+# First match wins (subclasses first: Chroma and Flux2 are Flux subclasses in the host).
+FAMILIES: tuple[Family, ...] = (
+    Family("chroma", _is(comfy.model_base.Chroma), PATH_NOISE_MASK, None, None, 3.5, 26, "euler", "beta",
+           (1024, 1024), True, "image_chroma_text_to_image"),
+    Family("flux2", _is(comfy.model_base.Flux2), PATH_REFERENCE, 4.0, 4.0, 1.0, 20, "euler", "simple",
+           (1248, 832), False, "image_flux2"),
+    Family("flux_fill", _flux_with(FLUX_FILL), PATH_CONCAT, 30.0, 30.0, 1.0, 20, "euler", "normal",
+           (1024, 1024), False, "flux_fill_inpaint_example"),
+    Family("flux", _flux_with(None), PATH_NOISE_MASK, 3.5, 2.5, 1.0, 20, "euler", "simple",
+           (1024, 1024), False, "flux_dev_full_text_to_image; reference: flux_kontext_dev_basic"),
+    Family("qwen_image", _is(comfy.model_base.QwenImage), PATH_NOISE_MASK, None, None, 4.0, 20, "euler",
+           "simple", (1328, 1328), True, "image_qwen_image; edit: image_qwen_image_edit_2509"),
+    Family("z_image", _config(comfy.supported_models.ZImage), PATH_NOISE_MASK, None, None, 1.0, 8,
+           "res_multistep", "simple", (1024, 1024), False, "image_z_image_turbo"),
+    Family("sdxl", _is(comfy.model_base.SDXL), PATH_NOISE_MASK, None, None, 7.0, 25, "dpmpp_2m", "karras",
+           (1024, 1024), True, "image_sdxl_simple"),
+    Family("sd15", _config(comfy.supported_models.SD15), PATH_NOISE_MASK, None, None, 8.0, 20, "euler",
+           "normal", (512, 512), True, "none ships; ComfyUI's default graph"),
+)
+OTHER = Family("other", lambda base, kind: True, PATH_NOISE_MASK, None, None, 1.0, 20, "euler", "simple",
+               (1024, 1024), False, "none")
+
+
+def family_row(base, kind: str) -> Family:
+    """The table row of a model (model_base) whose inpaint kind is `kind`."""
+    return next((f for f in FAMILIES if f.matches(base, kind)), OTHER)
 
 
 def _flux_channels(base) -> tuple[int, int]:
@@ -32,9 +103,11 @@ def _flux_channels(base) -> tuple[int, int]:
 def inpaint_kind(model) -> str:
     """How a model (ModelPatcher or model_base) takes the inpaint image: FLUX_FILL, CONCAT or NO_CONCAT.
 
-    Flux family: input channels > 2 x output channels is image + mask concat (Flux Fill, 96 = 16 + 16
-    + 64); more than 1x is an image-only concat (depth/canny: CONCAT); else none. Other models:
-    non-empty `concat_keys` (SD/SDXL inpaint) or unet in_channels above the latent channels: CONCAT.
+    Decided from what the model's `concat_cond` consumes, never from raw `in_channels` (Qwen-Image's 64
+    is 16 latent channels x a 2x2 patch). Flux family (`Flux.concat_cond`): input channels > 2 x output
+    channels is image + mask concat (Flux Fill, 96 = 16 + 16 + 64); more than 1x an image-only concat
+    (depth/canny: CONCAT); else none. Other models (`BaseModel.concat_cond`): non-empty `concat_keys`
+    (SD/SDXL inpaint) is CONCAT.
     """
     base = getattr(model, "model", model)
     if isinstance(base, comfy.model_base.Flux):
@@ -42,26 +115,36 @@ def inpaint_kind(model) -> str:
         if inputs > 2 * outputs:
             return FLUX_FILL
         return CONCAT if inputs > outputs else NO_CONCAT
-    if len(getattr(base, "concat_keys", ())) > 0:
-        return CONCAT
-    in_channels = base.model_config.unet_config.get("in_channels")
-    if in_channels is not None and int(in_channels) > int(base.latent_format.latent_channels):
-        return CONCAT
-    return NO_CONCAT
+    return CONCAT if len(getattr(base, "concat_keys", ())) > 0 else NO_CONCAT
 
 
-def _family(base, kind: str) -> str:
-    if isinstance(base, comfy.model_base.Chroma):
-        return "chroma"
-    if isinstance(base, comfy.model_base.Flux):
-        return "flux_fill" if kind == FLUX_FILL else "flux"
-    return "sd_inpaint" if kind == CONCAT else "other"
+def reads_reference_latents(base) -> bool:
+    """Whether the model consumes `reference_latents`: its `extra_conds` turns them into `ref_latents`
+    (probed with a 1-pixel latent through `extra_conds_shapes`) AND its diffusion model's forward takes
+    a `ref_latents` argument (Chroma inherits the first from Flux but its forward has no such input)."""
+    channels = base.latent_format.latent_channels
+    dims = int(getattr(base.latent_format, "latent_dimensions", 2))
+    probe = torch.zeros((1, channels) + (1,) * dims)
+    try:
+        shapes = base.extra_conds_shapes(reference_latents=[probe])
+    except Exception:  # noqa: BLE001 - a model whose probe fails does not take them the Flux way
+        return False
+    if "ref_latents" not in shapes:
+        return False
+    dm = base.diffusion_model
+    forward = getattr(dm, "_forward", dm.forward)
+    return "ref_latents" in inspect.signature(forward).parameters
 
 
 def _guidance_embed(base) -> bool:
     if isinstance(base, comfy.model_base.Chroma) or not isinstance(base, comfy.model_base.Flux):
         return False
     return bool(getattr(getattr(base.diffusion_model, "params", None), "guidance_embed", False))
+
+
+def temporal_vae(vae) -> bool:
+    """The VAE reads a batch of images as video frames (Wan VAE: latent_dim 3, not `not_video`)."""
+    return int(getattr(vae, "latent_dim", 2)) == 3 and not getattr(vae, "not_video", False)
 
 
 def model_traits(model, vae, node: str) -> ModelTraits:
@@ -74,19 +157,21 @@ def model_traits(model, vae, node: str) -> ModelTraits:
             f"{node}: input 'vae' makes {vae_channels}-channel latents but input 'model' "
             f"({type(base).__name__}) works on {latent_channels}-channel latents. Use the VAE that belongs "
             f"to the model (e.g. ae.safetensors for Flux).")
-    ratio = vae.downscale_ratio if isinstance(vae.downscale_ratio, int) else 8
+    ratio = vae.downscale_ratio if isinstance(vae.downscale_ratio, int) else vae.downscale_ratio[-1]
     patch = getattr(base.diffusion_model, "patch_size", 1)
     patch = patch if isinstance(patch, int) else 1
     kind = inpaint_kind(model)
     concat_inputs = kind != NO_CONCAT
     if isinstance(base, comfy.model_base.Flux) and kind == CONCAT:
         kind = NO_CONCAT  # depth/canny concat a control image, not a greyed crop: inpaint by noise mask
-    family = _family(base, kind)
+    row = family_row(base, kind)
     embed = _guidance_embed(base)
-    default_guidance = (FILL_GUIDANCE if kind == FLUX_FILL else DISTILLED_GUIDANCE) if embed else None
     return ModelTraits(
-        family=family, inpaint_kind=kind, concat_inputs=concat_inputs, multiple=max(8, ratio * patch),
-        guidance_embed=embed, default_guidance=default_guidance,
-        reads_reference_latents=family == "flux" and not concat_inputs,
+        family=row.name, inpaint_kind=kind, concat_inputs=concat_inputs, multiple=max(8, int(ratio) * patch),
+        guidance_embed=embed, default_guidance=row.guidance if embed else None,
+        reads_reference_latents=reads_reference_latents(base),
         latent_channels=latent_channels,
-        latent_dimensions=int(getattr(base.latent_format, "latent_dimensions", 2)))
+        latent_dimensions=int(getattr(base.latent_format, "latent_dimensions", 2)),
+        path=PATH_CONCAT if kind != NO_CONCAT else row.path,
+        reference_guidance=row.reference_guidance if embed else None,
+        real_negative=row.real_negative, temporal_vae=temporal_vae(vae))

@@ -67,6 +67,11 @@ class FluxFillInpainter(io.ComfyNode):
                                               "clip + text when connected."),
                 OptionsType.Input("options", optional=True,
                                   tooltip="Advanced settings from an Inpaint Options node."),
+                io.ControlNet.Input("control_net", optional=True,
+                                    tooltip="An inpaint ControlNet (Alimama Flux inpaint, SD 1.5 inpaint): applied to "
+                                            "each crop with its own image and mask, as core "
+                                            "ControlNetInpaintingAliMamaApply does (SD 1.5: the crop with masked "
+                                            "pixels at -1), for models without a Fill checkpoint."),
             ],
             outputs=[
                 io.Image.Output("inpainted", display_name="image",
@@ -88,8 +93,9 @@ class FluxFillInpainter(io.ComfyNode):
     @classmethod
     def execute(cls, model, text, vae, image, mask, seed, steps, cfg, sampler_name, scheduler, denoise,
                 noise_mask, batch_size, differential_attention, guidance, dd_strength, context, grow,
-                feather, target_megapixels, clip=None, condition=None, options=None) -> io.NodeOutput:
+                feather, target_megapixels, clip=None, condition=None, options=None, control_net=None
+                ) -> io.NodeOutput:
         settings = SamplerSettings(seed, steps, cfg, sampler_name, scheduler, denoise, noise_mask, batch_size,
                                    guidance, differential_attention, dd_strength)
         return inpaint(cls, NODE, model, vae, image, mask, Prompt(text, clip, condition), settings,
-                       CropWidgets(context, grow, feather, target_megapixels), options)
+                       CropWidgets(context, grow, feather, target_megapixels), options, control_net)

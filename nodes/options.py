@@ -30,8 +30,10 @@ MODE_TOOLTIP = (
     "spatial_concat: ACE++-style: each crop is sampled on a canvas [reference | crop] twice as wide, only the "
     "right half masked (reference = the crop itself, or the 'reference' image); lower target_megapixels to "
     "~0.5 to keep the canvas near the model's size. "
-    "kontext: Flux Kontext models: the crop (or 'reference') is encoded and added to the positive "
-    "conditioning as a reference latent (as core ReferenceLatent), the masked crop is sampled by noise mask. "
+    "reference (alias: kontext): models that read reference latents (Flux Kontext / dev, Flux.2, "
+    "Qwen-Image-Edit): the crop (or 'reference') is encoded and added to the positive conditioning as a "
+    "reference latent (as core ReferenceLatent), the masked crop is sampled by noise mask; refused for models "
+    "that would ignore it. "
     "repaint: noise mask only, no concat values, even for inpaint models (what models without inpaint "
     "channels always get): unmasked latents follow the original's noise schedule (flow-matching RePaint); "
     "there is NO learned boundary blending, so use differential diffusion and some feather. Mask "
@@ -157,7 +159,7 @@ def options_inputs() -> list:
         io.Combo.Input("mode", options=list(EDIT_MODES), default=INPAINT, optional=True, tooltip=MODE_TOOLTIP),
         io.Combo.Input("prefill", options=list(PREFILL_MODES), default="grey", optional=True, tooltip=PREFILL_TOOLTIP),
         io.Image.Input("reference", optional=True,
-                       tooltip="Reference image for spatial_concat and kontext (resized to cover each crop, "
+                       tooltip="Reference image for spatial_concat and reference/kontext (resized to cover each crop, "
                                "centre-cropped; one image, or one per input image). Unconnected: the crop itself."),
         FillModelType.Input("fill_model", optional=True,
                             tooltip="A fill network from 'Load Fill Model (FluxFill)' (LaMa / MAT), used by "
@@ -225,7 +227,7 @@ class InpaintOptionsNode(io.ComfyNode):
             category="inpaint/FluxFill",
             description="Advanced mask, crop and stitch settings for the FluxFill Inpainter and the "
                         "FluxFill Crop node, and the Inpainter's edit mode (channel_edit, spatial_concat, "
-                        "kontext, repaint) and pre-fill.",
+                        "reference, repaint) and pre-fill.",
             inputs=options_inputs(),
             outputs=[OptionsType.Output("options", display_name="options", tooltip="Connect to the options input.")],
         )

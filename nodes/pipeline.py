@@ -54,12 +54,12 @@ class CropWidgets:
 
 
 def inpaint(cls, node: str, model, vae, image: torch.Tensor, mask: torch.Tensor, prompt: Prompt,
-            settings: SamplerSettings, crop: CropWidgets, options: InpaintOptions | None) -> io.NodeOutput:
+            settings: SamplerSettings, crop: CropWidgets, options: InpaintOptions | None, control_net=None
+            ) -> io.NodeOutput:
     """Run the whole pipeline; returns the Inpainter's outputs and its UI message."""
     traits = model_traits(model, vae, node)
     positive, negative = encode_prompts(prompt.clip, prompt.text, prompt.condition, model, settings.cfg, node)
     check_conditioning(model, positive, node, "condition" if prompt.condition is not None else "clip")
-    positive = with_guidance(positive, traits, settings)
 
     options = (options or InpaintOptions()).with_main_widgets(
         context=crop.context, grow=crop.grow, feather=crop.feather, target_mp=crop.target_megapixels,
@@ -71,13 +71,14 @@ def inpaint(cls, node: str, model, vae, image: torch.Tensor, mask: torch.Tensor,
         latent = empty_latent(traits.latent_channels, traits.latent_dimensions)
     else:
         mode = resolve_mode(options.mode, options.prefill, traits, settings.noise_mask, node)
-        groups = prepare_groups(stage, vae, positive, negative, variants, traits, mode, node)
+        positive = with_guidance(positive, traits, settings, reference=mode.reference_latent)
+        groups = prepare_groups(stage, vae, positive, negative, variants, traits, mode, node, control_net)
         progress = Progress()
         sampled = sample_groups(model, groups, settings, mode.noise_mask, progress,
                                 later_steps=estimated_steps(stage, settings, traits, mode))
         crops, latents = decode_groups(vae, groups, sampled, variants)
         crops, latents = refine_pass(model, vae, stage, crops, latents, (positive, negative), settings, traits, mode,
-                                     node, progress)
+                                     node, progress, control_net)
         images = stitcher.stitch([crops[i] for i in range(len(stage.plan.regions))], variants)
         latent = collect_latents(latents)
 

@@ -10,9 +10,11 @@ import torch
 from ..crop_stitch import prefill as prefill_pixels
 from ..crop_stitch import resize_hwc, to_rgb
 from ..diff_attention import prepare_inpaint_latent
+from .control import apply_inpaint_controlnet
 from .crop_stage import CropStage, crop_images
 from .fill_model import crop_filler
 from .types import FLUX_FILL, ModelTraits, ModePlan, PreparedGroup
+from .vae_io import ImageVAE
 
 
 def cover_resize(image: torch.Tensor, height: int, width: int, resample: str) -> torch.Tensor:
@@ -39,7 +41,7 @@ def reference_pixels(stage: CropStage, region_indices: list[int], like: torch.Te
 
 def _reference_latent(stage: CropStage, indices: list[int], vae, plan: ModePlan, crops: torch.Tensor,
                       sampled: torch.Tensor, variants: int) -> torch.Tensor:
-    """What kontext appends to reference_latents: encode(reference), else encode(the crop itself)."""
+    """What reference mode appends to reference_latents: encode(reference), else encode(the crop itself)."""
     if stage.options.reference is not None:
         return vae.encode(reference_pixels(stage, indices, crops)).repeat_interleave(variants, dim=0)
     if plan.prefill != "grey":  # the sampled latent starts from the pre-filled crop; refer to the original
@@ -48,11 +50,13 @@ def _reference_latent(stage: CropStage, indices: list[int], vae, plan: ModePlan,
 
 
 def prepare_group(stage: CropStage, indices: list[int], vae, positive: list, negative: list, variants: int,
-                  traits: ModelTraits, plan: ModePlan, node: str, start: torch.Tensor | None = None) -> PreparedGroup:
+                  traits: ModelTraits, plan: ModePlan, node: str, control_net=None,
+                  start: torch.Tensor | None = None) -> PreparedGroup:
     """Crop, mask and encode the regions of one group (one target size) as `plan` asks.
 
     `start` (the refine pass): one image per row r * variants + j to encode instead of the crops.
     """
+    raw_vae, vae = vae, ImageVAE(vae, traits.temporal_vae)
     batch = crop_images(stage, indices)
     pixels, inpaint, denoise = batch.images, batch.inpaint, batch.denoise
     encode_variants = variants
@@ -75,20 +79,27 @@ def prepare_group(stage: CropStage, indices: list[int], vae, positive: list, neg
         vae, pixels, denoise, inpaint_mask=torch.ones_like(inpaint) if plan.concat_all_ones else inpaint,
         noise_mask=plan.noise_mask, variants=encode_variants, concat=plan.concat, grey_masked=grey_masked,
         binarize_concat_mask=stage.options.binarize_concat_mask and traits.inpaint_kind == FLUX_FILL)
+    if traits.latent_dimensions == 3 and "noise_mask" in prepared.latent:
+        # [N,1,1,H,W]: core's reshape_mask would fold a 4-D mask into the time axis (one mask for all rows)
+        prepared.latent["noise_mask"] = prepared.latent["noise_mask"].unsqueeze(2)
     if prepared.concat is not None:
         positive = node_helpers.conditioning_set_values(positive, prepared.concat)
         negative = node_helpers.conditioning_set_values(negative, prepared.concat)
     if plan.reference_latent:
         reference = _reference_latent(stage, indices, vae, plan, batch.images, prepared.latent["samples"], variants)
         positive = node_helpers.conditioning_set_values(positive, {"reference_latents": [reference]}, append=True)
+    if control_net is not None:
+        positive, negative = apply_inpaint_controlnet(positive, negative, control_net, raw_vae, batch.images,
+                                                      batch.inpaint, variants)
     return PreparedGroup(indices, positive, negative, prepared.latent, split)
 
 
 def prepare_groups(stage: CropStage, vae, positive: list, negative: list, variants: int, traits: ModelTraits,
-                   plan: ModePlan, node: str) -> list[PreparedGroup]:
+                   plan: ModePlan, node: str, control_net=None) -> list[PreparedGroup]:
     """One prepared group per crop size, in plan order."""
     groups = []
     for indices in stage.plan.groups_by_target().values():
         comfy.model_management.throw_exception_if_processing_interrupted()
-        groups.append(prepare_group(stage, indices, vae, positive, negative, variants, traits, plan, node))
+        groups.append(prepare_group(stage, indices, vae, positive, negative, variants, traits, plan, node,
+                                    control_net))
     return groups

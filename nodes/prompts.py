@@ -44,12 +44,14 @@ def encode_prompts(clip, text: str, condition, model, cfg: float, node: str) -> 
     return positive, negative
 
 
-def guidance_for(positive: list, traits: ModelTraits, settings: SamplerSettings) -> float | None:
+def guidance_for(positive: list, traits: ModelTraits, settings: SamplerSettings, reference: bool = False
+                 ) -> float | None:
     """The Flux guidance to set on the positive, or None to leave the conditioning as it is.
 
     Only models with a guidance embedding read it. A `guidance` widget above 0 is set as asked. At 0
     (automatic) guidance already on `condition` (e.g. from FluxGuidance) is kept, else the family's
-    default is used (Flux Fill 30, other guidance-distilled Flux 3.5).
+    default from the table in nodes/family.py (Flux Fill 30, Flux dev 3.5 / 2.5 in reference mode as
+    Kontext, Flux.2 4). Models without a guidance embedding (Chroma, Qwen-Image, Z-Image, SD) get none.
     """
     if not traits.guidance_embed:
         return None
@@ -57,12 +59,12 @@ def guidance_for(positive: list, traits: ModelTraits, settings: SamplerSettings)
         return settings.guidance
     if any("guidance" in extras for _, extras in positive):
         return None
-    return traits.default_guidance
+    return traits.reference_guidance if reference else traits.default_guidance
 
 
-def with_guidance(positive: list, traits: ModelTraits, settings: SamplerSettings) -> list:
+def with_guidance(positive: list, traits: ModelTraits, settings: SamplerSettings, reference: bool = False) -> list:
     """The positive with `guidance_for`'s value set (core conditioning_set_values, on copies)."""
-    guidance = guidance_for(positive, traits, settings)
+    guidance = guidance_for(positive, traits, settings, reference)
     if guidance is None:
         return positive
     return node_helpers.conditioning_set_values(positive, {"guidance": guidance})

@@ -16,6 +16,7 @@ import latent_preview
 import torch
 
 from ..diff_attention import apply_differential_diffusion, region_variant_noise, wrap_seed
+from .control import control_rows
 from .types import PreparedGroup, SamplerSettings
 
 # Samplers whose result depends on the initial noise only (no step noise drawn from the call's seed,
@@ -55,6 +56,8 @@ def _rows_of(conditioning: list, rows: torch.Tensor, batch: int) -> list:
     def rows_of(key: str, value):
         if isinstance(value, torch.Tensor) and key.startswith("concat") and value.shape[0] == batch:
             return value[rows]
+        if key == "control":
+            return control_rows(value, rows, batch)
         if key == "reference_latents":
             return [v[rows] if isinstance(v, torch.Tensor) and v.shape[0] == batch else v for v in value]
         return value

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Edit modes of Inpaint Options (the one list; nodes/options.py and nodes/modes.py read it).
-INPAINT, CHANNEL_EDIT, SPATIAL_CONCAT, KONTEXT, REPAINT = (
-    "inpaint", "channel_edit", "spatial_concat", "kontext", "repaint")
-EDIT_MODES = (INPAINT, CHANNEL_EDIT, SPATIAL_CONCAT, KONTEXT, REPAINT)
+INPAINT, CHANNEL_EDIT, SPATIAL_CONCAT, KONTEXT, REPAINT, REFERENCE = (
+    "inpaint", "channel_edit", "spatial_concat", "kontext", "repaint", "reference")
+# 'kontext' stays in the list (saved workflows store the combo's value positionally); it means 'reference'.
+EDIT_MODES = (INPAINT, CHANNEL_EDIT, SPATIAL_CONCAT, KONTEXT, REPAINT, REFERENCE)
 
 # How a model takes the inpaint image (nodes/family.py decides).
 FLUX_FILL = "flux_fill"  # Flux concat: masked-image latent + 8x8-unshuffled mask (Flux Fill)
@@ -45,6 +46,10 @@ class ModelTraits:
     reads_reference_latents: bool  # the model consumes `reference_latents` (Kontext-style editing)
     latent_channels: int
     latent_dimensions: int  # 2 for images; 3 for video-style latents [N,C,T,H,W]
+    path: str  # "concat" | "reference" | "noise_mask": the family's own inpaint path (nodes/family.py)
+    reference_guidance: float | None  # what `guidance` 0 means in reference mode (Kontext 2.5)
+    real_negative: bool  # the family samples with CFG and an empty-prompt negative (its template)
+    temporal_vae: bool  # the VAE reads a batch of images as video frames: encode one crop per call
 
 
 @dataclass(frozen=True)
