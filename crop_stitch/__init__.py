@@ -26,7 +26,7 @@ from .model_fill import FillGeometry, model_fill
 from .outpaint import FILL_MODES, SIZE_UNITS, Padding, extend_canvas, resolve_padding, seam_mask
 from .padding import PAD_MODES, padded_index
 from .plan import TARGET_MODES, CropPlan, CropSettings, Region, plan_crops
-from .prefill import FILL_MODEL, PREFILL_MODES, PrefillUnavailable, opencv_available, prefill, push_pull_fill
+from .prefill import FILL_MODEL, GREY, PREFILL_MODES, PrefillUnavailable, opencv_available, prefill, push_pull_fill
 from .preview import draw_regions_preview
 from .regions import find_clusters
 from .resize import RESAMPLE_MODES, resize_hwc, resize_window_hwc
@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_THRESHOLD",
     "FILL_MODEL",
     "FILL_MODES",
+    "GREY",
     "PAD_MODES",
     "PREFILL_MODES",
     "RESAMPLE_MODES",

@@ -28,7 +28,8 @@ from .channels import to_rgb
 from .masks import broadcast_mask
 
 FILL_MODEL = "fill_model"  # the masked pixels come from a fill network (LaMa, MAT) the caller supplies
-PREFILL_MODES = ("grey", "blur", "telea", "navier_stokes", FILL_MODEL)  # the one list: nodes/ and the docs read it
+GREY = "grey"  # core's behaviour: 0.5 under the mask, in the concat image only
+PREFILL_MODES = (GREY, "blur", "telea", "navier_stokes", FILL_MODEL)  # the one list: nodes/ and the docs read it
 OPENCV_MODES = ("telea", "navier_stokes")
 OPENCV_RADIUS = 5
 INSTALL_HINT = "pip install opencv-python-headless"
@@ -98,7 +99,7 @@ def _opencv_fill(image: Tensor, hard: Tensor, method: str, node: str) -> Tensor:
     return out.to(image.dtype)
 
 
-def prefill(image: Tensor, mask: Tensor, method: str = "grey", *, node: str = "prefill",
+def prefill(image: Tensor, mask: Tensor, method: str = GREY, *, node: str = "prefill",
             filler: Callable[[Tensor, Tensor], Tensor] | None = None) -> Tensor:
     """A copy of `image` with the pixels under round(mask) replaced by the `method` fill.
 
@@ -108,7 +109,7 @@ def prefill(image: Tensor, mask: Tensor, method: str = "grey", *, node: str = "p
     if method not in PREFILL_MODES:
         raise ValueError(f"{node}: prefill must be one of {PREFILL_MODES}, got {method!r}")
     hard = _hard_mask(mask, image)
-    if method == "grey":
+    if method == GREY:
         fill = torch.full_like(image, 0.5)
     elif method == "blur":
         fill = push_pull_fill(image, 1.0 - hard)

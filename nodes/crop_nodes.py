@@ -9,7 +9,7 @@ import comfy.model_management
 import torch
 from comfy_api.latest import io
 
-from ..crop_stitch import crops_by_region, prefill, resize_hwc, to_rgb
+from ..crop_stitch import GREY, crops_by_region, prefill, resize_hwc, to_rgb
 from .crop_stage import CropStage, crop_images, crop_stage
 from .fill_model import crop_filler
 from .inputs import InputError, check_image
@@ -85,7 +85,7 @@ class InpaintCrop(io.ComfyNode):
         else:
             batch = crop_images(stage, list(range(len(stage.plan.regions))))
             crops, crop_masks = batch.images, batch.denoise
-            if opts.prefill != "grey":  # grey is what InpaintModelConditioning does downstream
+            if opts.prefill != GREY:  # grey is what InpaintModelConditioning does downstream
                 crops = prefill(crops, batch.inpaint, opts.prefill, node=CROP_NODE, filler=crop_filler(opts.fill_model))
         home = comfy.model_management.intermediate_device()
         return io.NodeOutput(stage.stitcher, crops.to(home), crop_masks.to(home), json.dumps(stage.plan.to_dict()),

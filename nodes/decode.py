@@ -11,7 +11,7 @@ from .types import PreparedGroup
 from .vae_io import decode_images
 
 
-def target_part(images: torch.Tensor, samples: torch.Tensor, split: int) -> tuple[torch.Tensor, torch.Tensor]:
+def stitched_part(images: torch.Tensor, samples: torch.Tensor, split: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The decoded images [N,H,W,C] and latents [N,C,h,w] right of pixel column `split` (spatial_concat)."""
     if split <= 0:
         return images, samples
@@ -26,7 +26,7 @@ def decode_groups(vae, groups: list[PreparedGroup], sampled: list[torch.Tensor],
     crops, latents = {}, {}
     for g, samples in zip(groups, sampled, strict=True):
         comfy.model_management.throw_exception_if_processing_interrupted()
-        images, samples = target_part(decode_images(vae, samples), samples, g.split)
+        images, samples = stitched_part(decode_images(vae, samples), samples, g.split)
         for k, idx in enumerate(g.region_indices):
             rows = slice(k * variants, (k + 1) * variants)
             crops[idx] = images[rows].to(home)

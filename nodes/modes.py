@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 
+from ..crop_stitch import GREY
 from .inputs import InputError
 from .types import (
     CHANNEL_EDIT,
@@ -54,10 +55,10 @@ def resolve_mode(mode: str, prefill: str, traits: ModelTraits, noise_mask_widget
                 f"{node}: mode 'channel_edit' (Inpaint Options) needs an inpaint model with concat channels "
                 f"(Flux Fill, or an SD inpainting model); the connected model has none. Use mode 'reference' "
                 f"or 'repaint' for models without inpaint channels.")
-        if prefill != "grey":
+        if prefill != GREY:
             log.warning("%s: prefill '%s' is ignored in mode 'channel_edit' (the model must see the original)",
                         node, prefill)
-        return ModePlan(mode, True, noise_mask_widget, False, True, False, False, "grey")
+        return ModePlan(mode, True, noise_mask_widget, False, True, False, False, GREY)
     if mode == SPATIAL_CONCAT:
         return ModePlan(mode, concat, noise_mask, True, False, True, False, prefill)
     if mode in (REFERENCE, KONTEXT):

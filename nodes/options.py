@@ -10,6 +10,7 @@ from comfy_api.latest import io
 from ..crop_stitch import (
     DEFAULT_THRESHOLD,
     FILL_MODEL,
+    GREY,
     PAD_MODES,
     PREFILL_MODES,
     RESAMPLE_MODES,
@@ -75,7 +76,7 @@ class InpaintOptions:
     color_correct: bool = False
     binarize_concat_mask: bool = True
     mode: str = INPAINT
-    prefill: str = "grey"
+    prefill: str = GREY
     reference: torch.Tensor | None = field(default=None, compare=False, repr=False)
     fill_model: object | None = field(default=None, compare=False, repr=False)  # nodes/fill_model.FillModel
     refine: RefineSettings = field(default_factory=RefineSettings)
@@ -157,7 +158,7 @@ def options_inputs() -> list:
                                  "downstream decides.)"),
         # optional widgets: API graphs and workflows saved before they existed still validate (defaults apply)
         io.Combo.Input("mode", options=list(EDIT_MODES), default=INPAINT, optional=True, tooltip=MODE_TOOLTIP),
-        io.Combo.Input("prefill", options=list(PREFILL_MODES), default="grey", optional=True, tooltip=PREFILL_TOOLTIP),
+        io.Combo.Input("prefill", options=list(PREFILL_MODES), default=GREY, optional=True, tooltip=PREFILL_TOOLTIP),
         io.Image.Input("reference", optional=True,
                        tooltip="Reference image for spatial_concat and reference/kontext (resized to cover each crop, "
                                "centre-cropped; one image, or one per input image). Unconnected: the crop itself."),
@@ -189,7 +190,7 @@ def build_options(invert_mask: bool = False, hipass: float = DEFAULT_THRESHOLD, 
                   min_crop: int = 512, min_context: int = 64, merge_gap: int = 32, max_regions: int = 8,
                   shared_target: bool = False, pad_mode: str = "replicate", resample: str = "bicubic",
                   color_correct: bool = False, binarize_concat_mask: bool = True, mode: str = INPAINT,
-                  prefill: str = "grey", reference: torch.Tensor | None = None,
+                  prefill: str = GREY, reference: torch.Tensor | None = None,
                   fill_model: object | None = None, refine: bool = False, refine_denoise: float = 0.4,
                   refine_threshold: float = 0.75, refine_max_side: int = 2048,
                   upscale_model: object | None = None) -> InpaintOptions:

@@ -7,8 +7,8 @@ import comfy.model_management
 import node_helpers
 import torch
 
+from ..crop_stitch import GREY, resize_hwc, to_rgb
 from ..crop_stitch import prefill as prefill_pixels
-from ..crop_stitch import resize_hwc, to_rgb
 from ..diff_attention import prepare_inpaint_latent
 from .control import apply_inpaint_controlnet
 from .crop_stage import CropStage, crop_images
@@ -39,20 +39,20 @@ def reference_pixels(stage: CropStage, region_indices: list[int], like: torch.Te
     return torch.cat(rows)
 
 
-def _reference_latent(stage: CropStage, indices: list[int], vae, plan: ModePlan, crops: torch.Tensor,
+def _reference_latent(stage: CropStage, indices: list[int], vae, mode: ModePlan, crops: torch.Tensor,
                       sampled: torch.Tensor, variants: int) -> torch.Tensor:
     """What reference mode appends to reference_latents: encode(reference), else encode(the crop itself)."""
     if stage.options.reference is not None:
         return vae.encode(reference_pixels(stage, indices, crops)).repeat_interleave(variants, dim=0)
-    if plan.prefill != "grey":  # the sampled latent starts from the pre-filled crop; refer to the original
+    if mode.prefill != GREY:  # the sampled latent starts from the pre-filled crop; refer to the original
         return vae.encode(crops).repeat_interleave(variants, dim=0)
     return sampled  # encode(crop), rows already region r * variants + j
 
 
 def prepare_group(stage: CropStage, indices: list[int], vae, positive: list, negative: list, variants: int,
-                  traits: ModelTraits, plan: ModePlan, node: str, control_net=None,
+                  traits: ModelTraits, mode: ModePlan, node: str, control_net=None,
                   start: torch.Tensor | None = None) -> PreparedGroup:
-    """Crop, mask and encode the regions of one group (one target size) as `plan` asks.
+    """Crop, mask and encode the regions of one group (one target size) as the edit `mode` asks.
 
     `start` (the refine pass): one image per row r * variants + j to encode instead of the crops.
     """
@@ -64,20 +64,20 @@ def prepare_group(stage: CropStage, indices: list[int], vae, positive: list, neg
         pixels, encode_variants = start, 1
         inpaint, denoise = inpaint.repeat_interleave(variants, 0), denoise.repeat_interleave(variants, 0)
     split = 0
-    if plan.side_by_side:
+    if mode.side_by_side:
         left = reference_pixels(stage, indices, pixels) if stage.options.reference is not None else pixels
         split = pixels.shape[2]
         pixels = torch.cat([left, pixels], dim=2)
         inpaint = torch.cat([torch.zeros_like(inpaint), inpaint], dim=2)
         denoise = torch.cat([torch.zeros_like(denoise), denoise], dim=2)
-    grey_masked = plan.grey_masked
-    if plan.prefill != "grey":
-        pixels = prefill_pixels(pixels, inpaint, plan.prefill, node=f"{node} (Inpaint Options)",
+    grey_masked = mode.grey_masked
+    if mode.prefill != GREY:
+        pixels = prefill_pixels(pixels, inpaint, mode.prefill, node=f"{node} (Inpaint Options)",
                                 filler=crop_filler(stage.options.fill_model))
         grey_masked = False
     prepared = prepare_inpaint_latent(
-        vae, pixels, denoise, inpaint_mask=torch.ones_like(inpaint) if plan.concat_all_ones else inpaint,
-        noise_mask=plan.noise_mask, variants=encode_variants, concat=plan.concat, grey_masked=grey_masked,
+        vae, pixels, denoise, inpaint_mask=torch.ones_like(inpaint) if mode.concat_all_ones else inpaint,
+        noise_mask=mode.noise_mask, variants=encode_variants, concat=mode.concat, grey_masked=grey_masked,
         binarize_concat_mask=stage.options.binarize_concat_mask and traits.inpaint_kind == FLUX_FILL)
     if traits.latent_dimensions == 3 and "noise_mask" in prepared.latent:
         # [N,1,1,H,W]: core's reshape_mask would fold a 4-D mask into the time axis (one mask for all rows)
@@ -85,8 +85,8 @@ def prepare_group(stage: CropStage, indices: list[int], vae, positive: list, neg
     if prepared.concat is not None:
         positive = node_helpers.conditioning_set_values(positive, prepared.concat)
         negative = node_helpers.conditioning_set_values(negative, prepared.concat)
-    if plan.reference_latent:
-        reference = _reference_latent(stage, indices, vae, plan, batch.images, prepared.latent["samples"], variants)
+    if mode.reference_latent:
+        reference = _reference_latent(stage, indices, vae, mode, batch.images, prepared.latent["samples"], variants)
         positive = node_helpers.conditioning_set_values(positive, {"reference_latents": [reference]}, append=True)
     if control_net is not None:
         positive, negative = apply_inpaint_controlnet(positive, negative, control_net, raw_vae, batch.images,
@@ -95,11 +95,11 @@ def prepare_group(stage: CropStage, indices: list[int], vae, positive: list, neg
 
 
 def prepare_groups(stage: CropStage, vae, positive: list, negative: list, variants: int, traits: ModelTraits,
-                   plan: ModePlan, node: str, control_net=None) -> list[PreparedGroup]:
+                   mode: ModePlan, node: str, control_net=None) -> list[PreparedGroup]:
     """One prepared group per crop size, in plan order."""
     groups = []
     for indices in stage.plan.groups_by_target().values():
         comfy.model_management.throw_exception_if_processing_interrupted()
-        groups.append(prepare_group(stage, indices, vae, positive, negative, variants, traits, plan, node,
+        groups.append(prepare_group(stage, indices, vae, positive, negative, variants, traits, mode, node,
                                     control_net))
     return groups

@@ -17,7 +17,7 @@ from dataclasses import replace
 import comfy.model_management
 import torch
 
-from ..crop_stitch import CropPlan, resize_hwc
+from ..crop_stitch import GREY, CropPlan, resize_hwc
 from ..crop_stitch.sizing import snap
 from .crop_stage import CropStage, crop_images
 from .decode import decode_groups
@@ -93,7 +93,7 @@ def refine_pass(model, vae, stage: CropStage, crops: dict[int, torch.Tensor], la
     log.info("%s: refine pass for %d region(s) at %s, denoise %.2f", node, len(targets),
              sorted(set(targets.values())), stage.options.refine.denoise)
     refined = _refine_stage(stage, targets)
-    plan = replace(mode, prefill="grey")  # start from the first pass's result, not a new fill
+    refine_mode = replace(mode, prefill=GREY)  # start from the first pass's result, not a new fill
     positive, negative = conditioning
     variants, groups = settings.variants, []
     for size in dict.fromkeys(targets.values()):
@@ -104,7 +104,7 @@ def refine_pass(model, vae, stage: CropStage, crops: dict[int, torch.Tensor], la
         first = torch.cat([upscale(crops[i], size[0], size[1], stage.options.upscale_model) for i in indices])
         first = first.to(device=batch.images.device, dtype=batch.images.dtype)
         start = batch.images.repeat_interleave(variants, 0) * (1 - den) + first * den
-        groups.append(prepare_group(refined, indices, vae, positive, negative, variants, traits, plan, node,
+        groups.append(prepare_group(refined, indices, vae, positive, negative, variants, traits, refine_mode, node,
                                     control_net, start=start))
     sampled = sample_groups(model, groups, replace(settings, denoise=stage.options.refine.denoise),
                             mode.noise_mask, progress)

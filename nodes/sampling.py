@@ -51,7 +51,7 @@ def sampler_calls(regions: int, variants: int, sampler_name: str, max_rows: int)
     return [(chunk, 0) for chunk in rows.split(max_rows)]
 
 
-def _rows_of(conditioning: list, rows: torch.Tensor, batch: int) -> list:
+def _select_rows(conditioning: list, rows: torch.Tensor, batch: int) -> list:
     """The conditioning of some rows of a group: per-row concat and reference tensors are sliced."""
     def rows_of(key: str, value):
         if isinstance(value, torch.Tensor) and key.startswith("concat") and value.shape[0] == batch:
@@ -107,8 +107,8 @@ def sample_groups(model, groups: list[PreparedGroup], settings: SamplerSettings,
     `progress`: a bar shared with another pass; `later_steps` the steps that pass is expected to add.
     """
     noise_by_region = _group_noise(groups, settings)
-    if settings.differential and noise_masked:
-        model = apply_differential_diffusion(model, settings.dd_strength)
+    if settings.differential_diffusion and noise_masked:
+        model = apply_differential_diffusion(model, settings.differential_strength)
     plans = []
     for g in groups:
         shape = tuple(g.latent["samples"].shape)
@@ -127,7 +127,7 @@ def sample_groups(model, groups: list[PreparedGroup], settings: SamplerSettings,
             comfy.model_management.throw_exception_if_processing_interrupted()
             samples[rows] = comfy.sample.sample(
                 model, noise[rows], settings.steps, settings.cfg, settings.sampler_name, settings.scheduler,
-                _rows_of(g.positive, rows, batch), _rows_of(g.negative, rows, batch), latent_image[rows],
+                _select_rows(g.positive, rows, batch), _select_rows(g.negative, rows, batch), latent_image[rows],
                 denoise=settings.denoise, noise_mask=None if noise_mask is None else noise_mask[rows],
                 seed=wrap_seed(settings.seed + offset), callback=_progress_callback(model, progress),
                 disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED).to(samples.dtype)

@@ -29,8 +29,8 @@ class SamplerSettings:
     noise_mask: bool
     variants: int  # the `batch_size` widget: variations per image
     guidance: float  # the `guidance` widget; 0 = automatic (see nodes/prompts.py)
-    differential: bool  # the `differential_attention` widget
-    dd_strength: float
+    differential_diffusion: bool  # the `differential_attention` widget
+    differential_strength: float  # the `dd_strength` widget
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class ModePlan:
     concat_all_ones: bool  # concat mask = 1 everywhere (channel_edit)
     side_by_side: bool  # sample [reference | crop], stitch the right half (spatial_concat)
     reference_latent: bool  # append the encoded reference to the positive's reference_latents
-    prefill: str  # "grey" = core behaviour; else the masked pixels are filled before encoding
+    prefill: str  # GREY = core behaviour; else the masked pixels are filled before encoding
 
 
 @dataclass
