@@ -177,6 +177,9 @@ def plan_preview(payload: Any, input_dir: str | None = None, max_pixels: int = M
     path = resolve_input_file(payload.get("image"), payload.get("subfolder", ""), payload.get("type", "input"),
                               input_dir)
     check_pixels(path, max_pixels)
+    if option_values is not None:
+        # the pre-fill does not move a crop, and 'fill_model' needs an input the preview never gets
+        option_values.pop("prefill", None)
     try:
         base = build_options(**option_values) if option_values is not None else InpaintOptions()
         opts = base.with_main_widgets(context=widgets["context"], grow=widgets["grow"],
@@ -199,6 +202,7 @@ async def handle_plan_preview(request):
     try:
         plan = await asyncio.to_thread(plan_preview, payload)
     except PreviewError as exc:
+        log.info("crop preview refused (%d): %s", exc.status, exc.message)
         return web.json_response({"error": exc.message}, status=exc.status)
     return web.json_response(plan)
 

@@ -76,6 +76,14 @@ def test_preview_plan_equals_the_nodes_regions_output(small_models, input_dir, n
     assert boxes == [r["box"] for r in expected["regions"]]
 
 
+def test_a_fill_model_prefill_does_not_stop_the_preview(input_dir):
+    """prefill 'fill_model' needs a connected fill model in the node, but never moves a crop: the preview
+    (which only gets widget values) plans as with the grey pre-fill."""
+    payload = {"image": "ffi_preview.png", "target_megapixels": 0.05}
+    grey = route().plan_preview({**payload, "options": {"prefill": "grey"}})
+    assert route().plan_preview({**payload, "options": {"prefill": "fill_model"}}) == grey
+
+
 def test_multiple_follows_the_request(input_dir):
     plans = {m: route().plan_preview({"image": "ffi_preview.png", "multiple": m, "target_megapixels": 0.07})
              for m in (8, 16)}
