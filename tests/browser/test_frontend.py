@@ -450,6 +450,7 @@ def test_template_browser_lists_the_pack_workflows_with_thumbnails(app_page):
     page.evaluate('app.extensionManager.command.execute("Comfy.BrowseTemplates")')
     dialog = page.locator('[role="dialog"]').filter(has_text=frontend.PACK_FOLDER).first
     dialog.wait_for(timeout=30_000)
+    shown = 0
     try:
         dialog.get_by_text(frontend.PACK_FOLDER, exact=True).first.click()
         for path in WORKFLOWS:
@@ -461,8 +462,10 @@ def test_template_browser_lists_the_pack_workflows_with_thumbnails(app_page):
                 """([card, w, h]) => [...card.querySelectorAll("img")]
                     .some((i) => i.complete && i.naturalWidth === w && i.naturalHeight === h)""",
                 arg=[card.element_handle(), *size], timeout=30_000)
+            shown += 1
     finally:
         close_dialogs(page)
+    assert shown == len(WORKFLOWS) > 0, "every example workflow has a card with its own thumbnail"
 
 
 def test_extension_never_writes_html():
