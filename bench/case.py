@@ -85,7 +85,8 @@ def instrument_ours(detail: StageTimer) -> list[str]:
 
     candidates = (
         ("nodes.crop_stage", "check_image", "check_image"), ("nodes.crop_stage", "check_mask", "check_mask"),
-        ("nodes.crop_stage", "prepare_masks", "prepare_masks"), ("nodes.crop_stage", "plan_crops", "plan_crops"),
+        ("nodes.crop_stage", "prepare_windowed_masks", "prepare_masks"),
+        ("nodes.crop_stage", "plan_crops", "plan_crops"),
         ("nodes.crop_stage", "crop_regions", "crop_regions"), ("crop_stitch.stitch", "stitch_regions", "stitch"),
         ("nodes.ui", "draw_regions_preview", "preview"), ("nodes.ui", "ui.PreviewImage", "preview_png"),
     )

@@ -112,6 +112,30 @@ def step_reference(results: dict) -> tuple[float | None, float | None, str]:
             f"our node's sample time / {steps} steps at {ref['size']}²")
 
 
+def _at(table: dict, size: int) -> object:
+    """table[size], whether its keys are ints (a run in memory) or strings (a results file)."""
+    return table.get(size, table.get(str(size)))
+
+
+def flat_lines(flat: dict) -> list[str]:
+    """The same mask on a small and a big image, with the node's context and with a fixed one."""
+    small, big = min(flat["sizes"]), max(flat["sizes"])
+    if "context_1" not in flat:  # results written before the floor and fixed-context rows existed
+        return [f"Same mask on a {small}² and a {big}² image: ratio **{flat['ratio']:.2f}×**."]
+    lines = [f"Same mask (the {small}² layout) on a {small}² and a {big}² image, best of {flat['runs']} calls, ms:",
+             "", "| context | regions | total small | total big | ratio | floor small | floor big | "
+             "ratio above the floor | stages at big |", "|---|---|---|---|---|---|---|---|---|"]
+    for label, what in (("context_1", "node default (pad ∝ image side / 16)"), ("context_0", "fixed 64 px")):
+        row = flat[label]
+        t, f = row["total_ms"], row["floor_ms"]
+        lines.append(f"| {what} | {_at(row['regions'], small)} → {_at(row['regions'], big)} | {_at(t, small)} | "
+                     f"{_at(t, big)} | **{row['ratio']:.2f}×** | {_at(f, small)} | {_at(f, big)} | "
+                     f"**{row['ratio_above_floor']:.2f}×** | {_at(row['stage_ms'], big)} |")
+    lines += ["", "Floor: one copy of the image and one of the mask (the node's image and mask outputs), "
+              "timed in the same run."]
+    return lines
+
+
 def b2_table(results: dict) -> list[str]:
     b2 = results.get("b2")
     if not b2:
@@ -121,8 +145,9 @@ def b2_table(results: dict) -> list[str]:
     lines = [f"### B2 crop+stitch overhead: {b2['size']}² image, {b2['regions']} regions, {b2['device']}, "
              f"median of {b2['runs']} calls after a warm-up", "",
              "| stage | wall ms | CPU ms |", "|---|---|---|"]
-    for key in ("prepare_masks", "plan_crops", "crop_regions", "stitch"):
-        lines.append(f"| {key} | {med[key]:.1f} | {cpu[key]:.1f} |")
+    for key in ("prepare_masks", "plan_crops", "crop_regions", "stitcher", "stitch", "mask_output"):
+        if key in med:
+            lines.append(f"| {key} | {med[key]:.1f} | {cpu[key]:.1f} |")
     lines.append(f"| **total** | **{med['total']:.1f}** | **{cpu['total']:.1f}** |")
     for key in ("extra_isfinite", "extra_fit_mask", "extra_preview"):
         lines.append(f"| (node, not in total) {key[6:]} | {med[key]:.1f} | {cpu[key]:.1f} |")
@@ -132,11 +157,7 @@ def b2_table(results: dict) -> list[str]:
                   f"{100 * cpu['total'] / 1000 / step_cpu:.1f} % (CPU time)."]
     flat = b2.get("flat")
     if flat:
-        small, big = (str(s) for s in (min(flat["sizes"]), max(flat["sizes"])))
-        per = {k: flat["total_ms"].get(k, flat["total_ms"].get(int(k))) for k in (small, big)}
-        stages = flat["stage_ms"].get(big, flat["stage_ms"].get(int(big)))
-        lines += ["", f"Same mask on a {small}² and a {big}² image: {per[small]:.1f} ms vs {per[big]:.1f} ms "
-                  f"(**{flat['ratio']:.2f}×**; stages at {big}²: {stages})."]
+        lines += ["", *flat_lines(flat)]
     return lines
 
 

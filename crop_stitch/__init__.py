@@ -7,10 +7,12 @@ from .channels import match_channels, to_rgb
 from .color import color_correct
 from .components import label_components
 from .crop import CropBatch, crop_region, crop_regions, crops_by_region, variant_major
+from .mask_windows import MaskWindows
 from .masks import (
     DEFAULT_THRESHOLD,
     MaskSettings,
     PreparedMasks,
+    WindowedMasks,
     broadcast_mask,
     feather_ramps,
     fill_holes,
@@ -19,6 +21,7 @@ from .masks import (
     hipass,
     invert,
     prepare_masks,
+    prepare_windowed_masks,
     sanitize_mask,
     stabilize,
 )
@@ -47,12 +50,14 @@ __all__ = [
     "CropSettings",
     "FillGeometry",
     "MaskSettings",
+    "MaskWindows",
     "Padding",
     "PrefillUnavailable",
     "PreparedMasks",
     "Region",
     "RegionMasks",
     "Stitcher",
+    "WindowedMasks",
     "broadcast_mask",
     "color_correct",
     "crop_region",
@@ -75,6 +80,7 @@ __all__ = [
     "plan_crops",
     "prefill",
     "prepare_masks",
+    "prepare_windowed_masks",
     "push_pull_fill",
     "region_masks",
     "resize_hwc",

@@ -137,7 +137,12 @@ def component_boxes(occupied: Tensor, cell: int) -> list[list[Box]]:
     Computed on a grid of `cell`-sized cells (a cell is set if any pixel is): components in
     touching cells are joined, but every box is still the tight box of real pixels.
     """
-    occ, boxes = cell_boxes(occupied, cell)
+    return cell_components(*cell_boxes(occupied, cell))
+
+
+def cell_components(occ: Tensor, boxes: Tensor) -> list[list[Box]]:
+    """Per image, the tight boxes of 8-connected groups of occupied cells ([B,gh,gw] and the cells'
+    pixel boxes [B,gh,gw,4], as `cell_boxes` gives them)."""
     result: list[list[Box]] = []
     for i in range(occ.shape[0]):
         labels, count = label_components(occ[i], 8)

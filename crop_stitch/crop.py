@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .mask_windows import MaskWindows
 from .masks import broadcast_mask
 from .padding import padded_index
 from .plan import CropPlan, Region
@@ -43,7 +44,7 @@ def owned_mask(region: Region, y0: int, y1: int, x0: int, x1: int, like: Tensor)
     return (iy[:, None] & ix[None, :]).to(like.dtype)
 
 
-def crop_region(images: Tensor, masks: Sequence[Tensor], region: Region, pad_mode: str
+def crop_region(images: Tensor, masks: Sequence[Tensor | MaskWindows], region: Region, pad_mode: str
                 ) -> tuple[Tensor, list[Tensor]]:
     """The box of one region at original resolution: image [bh,bw,C] and each mask [bh,bw].
 
@@ -53,26 +54,33 @@ def crop_region(images: Tensor, masks: Sequence[Tensor], region: Region, pad_mod
     h, w = images.shape[1], images.shape[2]
     x0, y0, x1, y1 = region.box
     b = region.image_index
-    keep = owned_mask(region, y0, y1, x0, x1, masks[0])
+    windows = [MaskWindows.of(m) for m in masks]
+    keep = owned_mask(region, y0, y1, x0, x1, windows[0].values[0])
+    cropped = [m.read(b, y0, y1, x0, x1) * keep for m in windows]
     if region.pad == (0, 0, 0, 0):
-        return images[b, y0:y1, x0:x1], [m[b, y0:y1, x0:x1] * keep for m in masks]
-    dev = images.device
-    yi = padded_index(y0, y1, h, pad_mode, dev)
-    xi = padded_index(x0, x1, w, pad_mode, dev)
-    img = images[b].index_select(0, yi).index_select(1, xi)
-    ys, xs = torch.arange(y0, y1, device=dev), torch.arange(x0, x1, device=dev)
-    inside = ((ys >= 0) & (ys < h))[:, None] & ((xs >= 0) & (xs < w))[None, :]
-    keep = keep * inside.to(keep.dtype)
-    return img, [m[b].index_select(0, yi).index_select(1, xi) * keep for m in masks]
+        return images[b, y0:y1, x0:x1], cropped
+    yi = padded_index(y0, y1, h, pad_mode, images.device)
+    xi = padded_index(x0, x1, w, pad_mode, images.device)
+    return images[b].index_select(0, yi).index_select(1, xi), cropped
 
 
-def crop_regions(images: Tensor, inpaint: Tensor, denoise: Tensor, plan: CropPlan,
+def _fitted(mask: Tensor | MaskWindows, images: Tensor, name: str) -> MaskWindows:
+    """A mask for crop_regions: a tensor broadcast to the images, or windows of the images' shape."""
+    b, h, w = images.shape[:3]
+    if isinstance(mask, MaskWindows):
+        if mask.shape[1:] != (h, w) or mask.batch not in (1, b):
+            raise ValueError(f"{name} of shape {mask.shape} does not fit the images [{b},{h},{w}]")
+        return mask
+    return MaskWindows.whole(broadcast_mask(mask, b, h, w, name=name, device=images.device, dtype=images.dtype))
+
+
+def crop_regions(images: Tensor, inpaint: Tensor | MaskWindows, denoise: Tensor | MaskWindows, plan: CropPlan,
                  region_indices: list[int] | None = None, resample: str = "bicubic") -> CropBatch:
     """Crop the listed regions (default: all) and resize them to their shared target size.
 
-    images [B,H,W,C]; inpaint/denoise [B,H,W] (batch 1 broadcasts). All listed regions must share one
-    target (see CropPlan.groups_by_target), else ValueError. Masks are resized bilinearly; the pad
-    mode is the plan's.
+    images [B,H,W,C]; inpaint/denoise [B,H,W] full-size or windowed (batch 1 broadcasts). All listed
+    regions must share one target (see CropPlan.groups_by_target), else ValueError. Masks are resized
+    bilinearly; the pad mode is the plan's.
     """
     indices = list(range(len(plan.regions))) if region_indices is None else list(region_indices)
     if not indices:
@@ -84,12 +92,11 @@ def crop_regions(images: Tensor, inpaint: Tensor, denoise: Tensor, plan: CropPla
             "crop each group of CropPlan.groups_by_target() separately or use shared_target"
         )
     tw, th = targets.pop()
-    b, h, w = images.shape[:3]
-    masks = [broadcast_mask(m, b, h, w, name=name, device=images.device, dtype=images.dtype)
-             for m, name in ((inpaint, "inpaint"), (denoise, "denoise"))]
+    masks = [_fitted(inpaint, images, "inpaint"), _fitted(denoise, images, "denoise")]
     out_img, out_masks = [], []
     for i in indices:
         img, cropped = crop_region(images, masks, plan.regions[i], plan.pad_mode)
+        cropped = [m.to(device=images.device, dtype=images.dtype) for m in cropped]
         out_img.append(resize_hwc(img[None], th, tw, resample)[0])
         out_masks.append(resize_hwc(torch.stack(cropped, dim=-1)[None], th, tw, "bilinear")[0].clamp(0.0, 1.0))
     stacked = torch.stack(out_masks)

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .mask_windows import MaskWindows, level_windows
 from .morphology import active_windows, bounded_sq_distance, dilate_disk, erode_disk, fill_holes_window, windowed
 
 DEFAULT_NODE = "FluxFill Inpainter"
@@ -40,11 +41,20 @@ def sanitize_mask(mask: Tensor) -> Tensor:
     return torch.nan_to_num(m, nan=0.0, posinf=1.0, neginf=0.0).clamp(0.0, 1.0)
 
 
+def _already_clean(mask: Tensor, dtype: torch.dtype) -> bool:
+    """True when `mask` is of `dtype` with every value in [0, 1]: sanitizing it would only copy it."""
+    if mask.dtype != dtype or mask.numel() == 0:
+        return False
+    low, high = torch.aminmax(mask)  # NaN propagates into both
+    return bool(low >= 0) and bool(high <= 1)
+
+
 def fit_mask_to_image(mask: Tensor, image: Tensor, node: str = DEFAULT_NODE) -> Tensor:
     """Bring a [H,W] or [B,H,W] mask to the [B,H,W] of an IMAGE [B,H,W,C].
 
     A batch of 1 is broadcast; a same-aspect size is resized bilinearly; anything else raises
-    ValueError naming the node, the `mask` input and both shapes.
+    ValueError naming the node, the `mask` input and both shapes. A mask that already fits, in the
+    image's dtype with values in [0, 1], comes back as is (no copy): never modify the result in place.
     """
     b, h, w = image.shape[0], image.shape[1], image.shape[2]
     shapes = f"mask {tuple(mask.shape)} vs image {tuple(image.shape)}"
@@ -57,7 +67,9 @@ def fit_mask_to_image(mask: Tensor, image: Tensor, node: str = DEFAULT_NODE) -> 
             f"connect a mask batch of 1 or {b}"
         )
     dtype = image.dtype if image.is_floating_point() else torch.float32
-    m = sanitize_mask(m.to(device=image.device)).to(dtype)
+    m = m.to(device=image.device)
+    if not _already_clean(m, dtype):
+        m = sanitize_mask(m).to(dtype)
     mh, mw = m.shape[1], m.shape[2]
     if (mh, mw) != (h, w):
         if mh == 0 or mw == 0 or abs(mw * h / mh - w) > 1.0 or abs(mh * w / mw - h) > 1.0:
@@ -213,25 +225,47 @@ def mask_chain(mask: Tensor, settings: MaskSettings) -> PreparedMasks:
     return PreparedMasks(inpaint=m, denoise=denoise, composite=composite)
 
 
-def prepare_masks(mask: Tensor, settings: MaskSettings | None = None) -> PreparedMasks:
-    """The three masks of `mask_chain`, computed only on windows around the mask's pixels.
+@dataclass(frozen=True)
+class WindowedMasks:
+    """The three masks of PreparedMasks, kept as windows around the mask (see MaskWindows)."""
+
+    inpaint: MaskWindows
+    denoise: MaskWindows
+    composite: MaskWindows
+
+    def full(self) -> PreparedMasks:
+        return PreparedMasks(self.inpaint.full(), self.denoise.full(), self.composite.full())
+
+
+def prepare_windowed_masks(mask: Tensor, settings: MaskSettings | None = None) -> WindowedMasks:
+    """The three masks of `mask_chain`, computed and kept only on windows around the mask's pixels.
 
     See `feather_ramps`: composite > 0 implies denoise > 0, composite <= denoise everywhere, and both
-    are exactly 0 farther than grow + feather_px from the mask. All three [B,H,W] in original pixels.
-    Each window reaches grow + feather + 2 pixels past the mask and holds whole mask components, so
-    every local op sees exactly what it would on the full image (the work is proportional to the
-    mask's area, not the image's); `invert` turns the background on and runs on the whole image.
+    are exactly 0 farther than grow + feather_px from the mask. Each window reaches grow + feather + 2
+    pixels past the mask and holds whole mask components, so every local op sees exactly what it would
+    on the full image (the work is proportional to the mask's area, not the image's: one tile scan
+    finds the windows); `invert` turns the background on and runs on the whole image.
     """
     s = settings or MaskSettings()
     m, _ = _batched(_as_float(mask))
     if s.invert or m.numel() == 0:
-        return mask_chain(m, s)
-    level = max(float(s.hipass), 1e-12)
-    active = m >= level  # as sanitize_mask will have it: NaN and -inf are off, +inf is on
+        part = mask_chain(m, s)
+        return WindowedMasks(*(MaskWindows.whole(t) for t in (part.inpaint, part.denoise, part.composite)))
+    level = max(float(s.hipass), 1e-12)  # as sanitize_mask will have it: NaN and -inf are off, +inf is on
     reach = max(0, int(s.grow_px)) + max(0, int(s.feather_px)) + 2
-    out = [torch.zeros_like(m) for _ in range(3)]
-    for y0, y1, x0, x1 in active_windows(active, reach):
-        part = mask_chain(m[:, y0:y1, x0:x1], s)
-        for full, win in zip(out, (part.inpaint, part.denoise, part.composite), strict=True):
-            full[:, y0:y1, x0:x1] = win
-    return PreparedMasks(inpaint=out[0], denoise=out[1], composite=out[2])
+    windows = tuple(level_windows(m, level, reach))
+    parts = [mask_chain(m[:, y0:y1, x0:x1], s) for y0, y1, x0, x1 in windows]
+    b, h, w = m.shape
+
+    def kept(kind: str) -> MaskWindows:
+        return MaskWindows(b, h, w, windows, tuple(getattr(p, kind) for p in parts))
+
+    if not windows:  # nothing reaches the threshold: one empty window keeps dtype and device known
+        empty = MaskWindows(b, h, w, ((0, 0, 0, 0),), (m[:, :0, :0].clone(),))
+        return WindowedMasks(empty, empty, empty)
+    return WindowedMasks(kept("inpaint"), kept("denoise"), kept("composite"))
+
+
+def prepare_masks(mask: Tensor, settings: MaskSettings | None = None) -> PreparedMasks:
+    """`prepare_windowed_masks` as three full-size [B,H,W] masks in original pixels."""
+    return prepare_windowed_masks(mask, settings).full()

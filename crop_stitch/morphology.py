@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .components import border_connected, component_boxes
+from .mask_windows import WINDOW_TILE, merge_windows
 
 
 def replicate_pad(x: Tensor, left: int, right: int, top: int, bottom: int) -> Tensor:
@@ -20,15 +21,6 @@ def replicate_pad(x: Tensor, left: int, right: int, top: int, bottom: int) -> Te
     if not (left or right or top or bottom):
         return x
     return F.pad(x.unsqueeze(1), (left, right, top, bottom), mode="replicate").squeeze(1)
-
-
-# Tile size for finding the areas a local op must visit, and the most separate windows used.
-WINDOW_TILE = 32
-MAX_WINDOWS = 32
-
-
-def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
-    return a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]
 
 
 def active_windows(active: Tensor, reach: int) -> list[tuple[int, int, int, int]]:
@@ -39,30 +31,7 @@ def active_windows(active: Tensor, reach: int) -> list[tuple[int, int, int, int]
     """
     h, w = active.shape[-2:]
     boxes = component_boxes(active.any(dim=0, keepdim=True), WINDOW_TILE)[0]
-    if len(boxes) > MAX_WINDOWS:
-        boxes = [
-            (
-                min(b[0] for b in boxes),
-                min(b[1] for b in boxes),
-                max(b[2] for b in boxes),
-                max(b[3] for b in boxes),
-            )
-        ]
-    wins = [
-        (max(0, y0 - reach), min(h, y1 + reach), max(0, x0 - reach), min(w, x1 + reach))
-        for x0, y0, x1, y1 in boxes
-    ]
-    merged = True
-    while merged:
-        merged = False
-        for i in range(len(wins)):
-            j = next((j for j in range(i + 1, len(wins)) if _overlap(wins[i], wins[j])), None)
-            if j is not None:
-                a, b = wins[i], wins.pop(j)
-                wins[i] = (min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]))
-                merged = True
-                break
-    return wins
+    return merge_windows(boxes, reach, h, w)
 
 
 def windowed(x: Tensor, reach: int, fn: Callable[[Tensor], Tensor]) -> Tensor:

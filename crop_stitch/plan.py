@@ -7,6 +7,7 @@ from typing import Any
 
 from torch import Tensor
 
+from .mask_windows import MaskWindows
 from .padding import PAD_MODES
 from .regions import Box, find_clusters
 from .sizing import area_target, crop_box, fit_aspect, fit_size, snap, snap_up
@@ -129,8 +130,9 @@ def _region(b: int, box: Box, mask_box: Box, target: tuple[int, int], h: int, w:
     return Region(b, box, mask_box, target, scale, pad)
 
 
-def plan_crops(denoise_mask: Tensor, settings: CropSettings | None = None) -> CropPlan:
-    """Plan crops for a [B,H,W] (or [H,W]) denoise mask; pixels > 0 are to be inpainted.
+def plan_crops(denoise_mask: Tensor | MaskWindows, settings: CropSettings | None = None) -> CropPlan:
+    """Plan crops for a [B,H,W] (or [H,W]) denoise mask, full-size or windowed; pixels > 0 are to be
+    inpainted.
 
     Each image gets its own clusters (empty mask: none; full mask: one box = the image).
     With shared_target every region of the batch gets the target of the largest box and the
@@ -138,13 +140,15 @@ def plan_crops(denoise_mask: Tensor, settings: CropSettings | None = None) -> Cr
     """
     s = settings or CropSettings()
     s.validate()
-    m = denoise_mask.unsqueeze(0) if denoise_mask.dim() == 2 else denoise_mask
-    if m.dim() != 3:
-        raise ValueError(f"denoise_mask must be [B,H,W] or [H,W], got {tuple(denoise_mask.shape)}")
-    b, h, w = m.shape
-    clusters = find_clusters(
-        m > 0, s.context_factor, s.min_context_px, s.merge_gap_px, s.max_regions
-    )
+    if isinstance(denoise_mask, MaskWindows):
+        occupied: Tensor | MaskWindows = denoise_mask
+    else:
+        m = denoise_mask.unsqueeze(0) if denoise_mask.dim() == 2 else denoise_mask
+        if m.dim() != 3:
+            raise ValueError(f"denoise_mask must be [B,H,W] or [H,W], got {tuple(denoise_mask.shape)}")
+        occupied = m > 0
+    b, h, w = occupied.shape
+    clusters = find_clusters(occupied, s.context_factor, s.min_context_px, s.merge_gap_px, s.max_regions)
     entries: list[tuple[int, Box, Box]] = []
     for i, boxes in enumerate(clusters):
         for mb in boxes:

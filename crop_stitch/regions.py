@@ -10,7 +10,8 @@ import math
 import torch
 from torch import Tensor
 
-from .components import Box, component_boxes, union_find
+from .components import Box, cell_boxes, cell_components, union_find
+from .mask_windows import MaskWindows
 
 # Above this many components the grid is coarsened (nearby specks merge first), so the
 # pairwise cluster merging below stays small.
@@ -97,27 +98,33 @@ def merge_closest(boxes: list[Box]) -> list[Box]:
 
 
 def find_clusters(
-    occupied: Tensor,
+    occupied: Tensor | MaskWindows,
     factor: float,
     min_px: int,
     gap: int,
     max_regions: int,
     cell: int | None = None,
 ) -> list[list[Box]]:
-    """Mask boxes of the clusters of each image of [B,H,W] bool `occupied`, sorted (y0, x0).
+    """Mask boxes of the clusters of each image of [B,H,W] bool `occupied` (or of a windowed mask's
+    pixels > 0), sorted (y0, x0).
 
     Components are merged while their context boxes are within `gap`; then, while more than
     `max_regions` clusters remain, the closest two merge (and closeness is re-checked).
     """
     _, h, w = occupied.shape
+
+    def cells(size: int) -> tuple[Tensor, Tensor]:
+        return occupied.cells(size) if isinstance(occupied, MaskWindows) else cell_boxes(occupied, size)
+
     cell = cell or safe_cell(h, w, factor, min_px, gap)
-    per_image = component_boxes(occupied, cell)
+    per_image = cell_components(*cells(cell))
     result: list[list[Box]] = []
     for i, boxes in enumerate(per_image):
         coarse = cell
         while len(boxes) > MAX_COMPONENTS:
             coarse *= 2
-            boxes = component_boxes(occupied[i : i + 1], coarse)[0]
+            occ, cell_box = cells(coarse)
+            boxes = cell_components(occ[i : i + 1], cell_box[i : i + 1])[0]
         boxes = merge_close(boxes, h, w, factor, min_px, gap)
         while len(boxes) > max(1, max_regions):
             boxes = merge_close(merge_closest(boxes), h, w, factor, min_px, gap)

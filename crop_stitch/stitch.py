@@ -12,6 +12,7 @@ from torch import Tensor
 from .channels import match_channels
 from .color import color_correct as _color_correct
 from .crop import owned_mask
+from .mask_windows import MaskWindows
 from .masks import broadcast_mask
 from .plan import CropPlan, Region
 from .resize import resize_window_hwc
@@ -47,27 +48,34 @@ def _ring_window(region: Region, ring_px: int) -> Window:
     return max(vx0, mx0 - ring_px), max(vy0, my0 - ring_px), min(vx1, mx1 + ring_px), min(vy1, my1 + ring_px)
 
 
-def region_masks(plan: CropPlan, composite: Tensor, denoise: Tensor | None = None, color_correct: bool = False,
-                 ring_px: int = DEFAULT_RING_PX) -> list[RegionMasks | None]:
-    """Each region's mask windows (None: nothing of it is blended), copied out of full-size masks."""
+def _windowed(mask: Tensor | MaskWindows, plan: CropPlan, name: str) -> MaskWindows:
     b, h, w = plan.batch, plan.height, plan.width
-    comp = broadcast_mask(composite, b, h, w, name="composite")
-    den = comp if denoise is None else broadcast_mask(denoise, b, h, w, name="denoise")
+    if isinstance(mask, MaskWindows):
+        if mask.shape[1:] != (h, w) or mask.batch not in (1, b):
+            raise ValueError(f"{name} of shape {mask.shape} does not fit the plan [{b},{h},{w}]")
+        return mask
+    return MaskWindows.whole(broadcast_mask(mask, b, h, w, name=name))
+
+
+def region_masks(plan: CropPlan, composite: Tensor | MaskWindows, denoise: Tensor | MaskWindows | None = None,
+                 color_correct: bool = False, ring_px: int = DEFAULT_RING_PX) -> list[RegionMasks | None]:
+    """Each region's mask windows (None: nothing of it is blended), copied out of full-size or windowed masks."""
+    comp = _windowed(composite, plan, "composite")
+    den = comp if denoise is None else _windowed(denoise, plan, "denoise")
     out: list[RegionMasks | None] = []
     for region in plan.regions:
         window = _blend_window(region)
         i = region.image_index
-        if window is None or not bool((comp[i, window[1]:window[3], window[0]:window[2]] > 0).any()):
+        blend = None if window is None else comp.read(i, window[1], window[3], window[0], window[2])
+        if blend is None or not bool((blend > 0).any()):
             out.append(None)
             continue
-        ax0, ay0, ax1, ay1 = window
-        blend = comp[i, ay0:ay1, ax0:ax1].clone()
         if not color_correct:
             out.append(RegionMasks(window, blend))
             continue
         cx0, cy0, cx1, cy1 = ring = _ring_window(region, ring_px)
-        own = den[i, cy0:cy1, cx0:cx1] * owned_mask(region, cy0, cy1, cx0, cx1, den)
-        out.append(RegionMasks(window, blend, ring, own))
+        own = den.read(i, cy0, cy1, cx0, cx1)
+        out.append(RegionMasks(window, blend, ring, own * owned_mask(region, cy0, cy1, cx0, cx1, own)))
     return out
 
 
@@ -104,7 +112,7 @@ def stitch_regions(originals: Tensor, plan: CropPlan, inpainted: Sequence[Tensor
     """
     _check_stitch_inputs(originals, plan, inpainted, variants)
     c = originals.shape[-1]
-    out = originals.repeat_interleave(variants, dim=0)
+    out = originals.clone() if variants == 1 else originals.repeat_interleave(variants, dim=0)
     for region, crop, rm in zip(plan.regions, inpainted, masks, strict=True):
         if rm is None:
             continue
@@ -152,7 +160,8 @@ class Stitcher:
     resample: str = "bicubic"
 
     @classmethod
-    def build(cls, originals: Tensor, composite: Tensor, plan: CropPlan, *, denoise: Tensor | None = None,
+    def build(cls, originals: Tensor, composite: Tensor | MaskWindows, plan: CropPlan, *,
+              denoise: Tensor | MaskWindows | None = None,
               color_correct: bool = False, resample: str = "bicubic") -> Stitcher:
         return cls(originals, plan, region_masks(plan, composite, denoise, color_correct), resample)
 

@@ -1,7 +1,8 @@
 """The crop stage, shared by the Crop node and the FluxFill Inpainter: check, prepare masks, plan, crop.
 
-Full-size tensors (image, masks, the Stitcher's record) stay on ComfyUI's intermediate device; only
-the crops go to the compute device, where the VAE and the sampler need them.
+Full-size tensors (the image, the Inpainter's mask output) stay on ComfyUI's intermediate device; only
+the crops go to the compute device, where the VAE and the sampler need them. The prepared masks are
+kept as windows around the mask, so their cost follows the mask, not the image.
 """
 
 from __future__ import annotations
@@ -12,7 +13,16 @@ from dataclasses import dataclass
 import comfy.model_management
 import torch
 
-from ..crop_stitch import CropBatch, CropPlan, Stitcher, crop_regions, plan_crops, prepare_masks, to_rgb
+from ..crop_stitch import (
+    CropBatch,
+    CropPlan,
+    MaskWindows,
+    Stitcher,
+    crop_regions,
+    plan_crops,
+    prepare_windowed_masks,
+    to_rgb,
+)
 from .inputs import check_image, check_mask
 from .options import InpaintOptions
 
@@ -24,9 +34,9 @@ class CropStage:
     """The planned crops of one run: the stitch record (originals, masks, plan) and the options."""
 
     stitcher: Stitcher
-    inpaint_mask: torch.Tensor  # [B,H,W] the prepared mask before the feather band
-    denoise_mask: torch.Tensor  # [B,H,W] what the sampler may change
-    composite_mask: torch.Tensor  # [B,H,W] what the stitch blends (the Inpainter's `mask` output)
+    inpaint_mask: MaskWindows  # [B,H,W] the prepared mask before the feather band
+    denoise_mask: MaskWindows  # [B,H,W] what the sampler may change
+    composite_mask: MaskWindows  # [B,H,W] what the stitch blends (the Inpainter's `mask` output)
     options: InpaintOptions
 
     @property
@@ -44,7 +54,7 @@ def crop_stage(image: torch.Tensor, mask: torch.Tensor, options: InpaintOptions,
     mask = check_mask(mask, image, node)
     home = comfy.model_management.intermediate_device()
     originals = image.to(home)
-    prepared = prepare_masks(mask.to(device=home, dtype=originals.dtype), options.mask)
+    prepared = prepare_windowed_masks(mask.to(device=home, dtype=originals.dtype), options.mask)
     plan = plan_crops(prepared.denoise, options.crop)
     stitcher = Stitcher.build(originals, prepared.composite, plan, denoise=prepared.denoise,
                               color_correct=options.color_correct, resample=options.resample)

@@ -83,7 +83,7 @@ def inpaint(cls, node: str, model, vae, image: torch.Tensor, mask: torch.Tensor,
         latent = collect_latents(latents)
 
     home = comfy.model_management.intermediate_device()
-    composite = stage.composite_mask
+    composite = stage.composite_mask.full()
     composite = composite if variants == 1 else composite.repeat_interleave(variants, dim=0)
     seeds = ",".join(str(wrap_seed(settings.seed + j)) for j in range(variants))
     return io.NodeOutput(images.to(home), latent, composite.to(home), prompt.clip, vae, settings.seed, seeds,

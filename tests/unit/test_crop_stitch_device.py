@@ -10,6 +10,7 @@ from fluxfill_inpainter.crop_stitch import (
     crop_regions,
     plan_crops,
     prepare_masks,
+    prepare_windowed_masks,
     stitch,
 )
 
@@ -50,6 +51,10 @@ def test_cpu_and_cuda_plans_match() -> None:
     out_gpu = stitch(img.cuda(), gpu.composite, plan_gpu, [c.cuda() for c in crops], 1)
     out_cpu = stitch(img, cpu.composite, plan_cpu, crops, 1)
     assert torch.allclose(out_gpu.cpu(), out_cpu, atol=1e-4)
+    windowed = prepare_windowed_masks(m.cuda(), ms)  # the node's path: masks kept as windows
+    assert plan_crops(windowed.denoise, s) == plan_cpu
+    from_windows = crop_regions(img.cuda(), windowed.inpaint, windowed.denoise, plan_gpu, ids)
+    assert torch.allclose(from_windows.denoise, batch.denoise, atol=1e-6)
 
 
 def test_plan_is_device_independent_on_cpu_dtypes() -> None:
