@@ -10,7 +10,7 @@ from torch import Tensor
 from .mask_windows import MaskWindows
 from .padding import PAD_MODES
 from .regions import Box, find_clusters
-from .sizing import area_target, crop_box, fit_aspect, fit_size, snap, snap_up
+from .sizing import area_target, crop_box, fit_aspect, fit_size, preferred_target, snap, snap_up
 
 TARGET_MODES = ("area", "fixed", "none")
 PLAN_VERSION = 1
@@ -34,6 +34,9 @@ class CropSettings:
     fixed_height: int = 1024
     pad_mode: str = "replicate"  # or "reflect"
     shared_target: bool = False
+    # A model's trained (width, height)s at about 1 MP (Flux Kontext's): "area" picks the one nearest
+    # the box's aspect, scaled to target_mp, instead of the box's own aspect.
+    preferred_sizes: tuple[tuple[int, int], ...] = ()
 
     def validate(self) -> None:
         """Raise ValueError on settings no plan can honour."""
@@ -51,6 +54,8 @@ class CropSettings:
             raise ValueError("context_factor, min_context_px and merge_gap_px must be >= 0")
         if self.fixed_width < 1 or self.fixed_height < 1:
             raise ValueError("fixed_width and fixed_height must be >= 1")
+        if any(w < 1 or h < 1 for w, h in self.preferred_sizes):
+            raise ValueError(f"preferred_sizes must be positive (width, height) pairs, got {self.preferred_sizes}")
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,8 @@ class CropPlan:
 
 def _target_for(box: Box, s: CropSettings) -> tuple[int, int]:
     bw, bh = box[2] - box[0], box[3] - box[1]
+    if s.target_mode == "area" and s.preferred_sizes:
+        return preferred_target(bw, bh, s.preferred_sizes, s.target_mp, s.multiple)
     if s.target_mode == "area":
         return area_target(bw, bh, s.target_mp, s.min_side, s.max_side, s.multiple)
     if s.target_mode == "fixed":

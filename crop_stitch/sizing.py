@@ -90,6 +90,16 @@ def area_target(
     return min(cands, key=score)
 
 
+def preferred_target(bw: int, bh: int, sizes: tuple[tuple[int, int], ...], target_mp: float,
+                     multiple: int) -> tuple[int, int]:
+    """The (width, height) of `sizes` (a model's trained resolutions, about 1 MP each) whose aspect is
+    nearest the box's (ties: the first listed), scaled by sqrt(target_mp) and snapped to `multiple`."""
+    aspect = bw / bh
+    _, w, h = min((abs(aspect - w / h), w, h) for w, h in sizes)
+    k = math.sqrt(max(target_mp, 1e-6))
+    return snap(w * k, multiple), snap(h * k, multiple)
+
+
 def aspect_mismatch(bw: int, bh: int, tw: int, th: int) -> float:
     """|scale_x / scale_y - 1| for a (bw, bh) box resized to (tw, th)."""
     return abs((tw / bw) / (th / bh) - 1.0)

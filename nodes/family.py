@@ -43,6 +43,16 @@ class Family:
     native: tuple[int, int]  # the template's output size (width, height)
     real_negative: bool  # the template samples with CFG and an empty-prompt negative
     template: str  # ComfyUI workflow template the defaults come from
+    reference_sizes: tuple[tuple[int, int], ...] = ()  # trained sizes crops snap to in reference mode
+
+
+def _kontext_sizes() -> tuple[tuple[int, int], ...]:
+    """The resolutions Flux Kontext was trained at, as the host's FluxKontextImageScale picks from."""
+    try:
+        from comfy_extras.nodes_flux import PREFERED_KONTEXT_RESOLUTIONS
+    except ImportError:  # a host without the list: crops keep the box's aspect
+        return ()
+    return tuple((int(w), int(h)) for w, h in PREFERED_KONTEXT_RESOLUTIONS)
 
 
 def _is(cls) -> Callable[[object, str], bool]:
@@ -70,7 +80,7 @@ FAMILIES: tuple[Family, ...] = (
     Family("flux_fill", _flux_with(FLUX_FILL), PATH_CONCAT, 30.0, 30.0, 1.0, 20, "euler", "normal",
            (1024, 1024), False, "flux_fill_inpaint_example"),
     Family("flux", _flux_with(None), PATH_NOISE_MASK, 3.5, 2.5, 1.0, 20, "euler", "simple",
-           (1024, 1024), False, "flux_dev_full_text_to_image; reference: flux_kontext_dev_basic"),
+           (1024, 1024), False, "flux_dev_full_text_to_image; reference: flux_kontext_dev_basic", _kontext_sizes()),
     Family("qwen_image", _is(comfy.model_base.QwenImage), PATH_NOISE_MASK, None, None, 4.0, 20, "euler",
            "simple", (1328, 1328), True, "image_qwen_image; edit: image_qwen_image_edit_2509"),
     Family("z_image", _config(comfy.supported_models.ZImage), PATH_NOISE_MASK, None, None, 1.0, 8,
@@ -174,4 +184,4 @@ def model_traits(model, vae, node: str) -> ModelTraits:
         latent_dimensions=int(getattr(base.latent_format, "latent_dimensions", 2)),
         path=PATH_CONCAT if kind != NO_CONCAT else row.path,
         reference_guidance=row.reference_guidance if embed else None,
-        real_negative=row.real_negative, temporal_vae=temporal_vae(vae))
+        real_negative=row.real_negative, temporal_vae=temporal_vae(vae), reference_sizes=row.reference_sizes)

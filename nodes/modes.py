@@ -38,6 +38,12 @@ from .types import (
 log = logging.getLogger("fluxfill_inpainter")
 
 
+def crop_sizes(mode: str, traits: ModelTraits) -> tuple[tuple[int, int], ...]:
+    """The trained sizes crops snap to in `mode`: the family's reference sizes (Flux Kontext's) in mode
+    reference, where the model works as the edit model it was trained as; none otherwise."""
+    return traits.reference_sizes if mode in (REFERENCE, KONTEXT) else ()
+
+
 def resolve_mode(mode: str, prefill: str, traits: ModelTraits, noise_mask_widget: bool, node: str) -> ModePlan:
     """The plan for `mode` on a model with `traits`; clear errors for combinations that cannot work."""
     concat = traits.inpaint_kind != NO_CONCAT

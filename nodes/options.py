@@ -83,9 +83,10 @@ class InpaintOptions:
     upscale_model: object | None = field(default=None, compare=False, repr=False)  # core UPSCALE_MODEL
 
     def with_main_widgets(self, *, context: float, grow: int, feather: int, target_mp: float,
-                          multiple: int | None = None) -> InpaintOptions:
-        """Overlay the few crop settings that live on the main node as widgets."""
-        crop = replace(self.crop, context_factor=context, target_mp=target_mp,
+                          multiple: int | None = None, preferred_sizes: tuple[tuple[int, int], ...] = ()
+                          ) -> InpaintOptions:
+        """Overlay the few crop settings that live on the main node as widgets (and the model's sizes)."""
+        crop = replace(self.crop, context_factor=context, target_mp=target_mp, preferred_sizes=preferred_sizes,
                        multiple=multiple if multiple is not None else self.crop.multiple)
         return replace(self, mask=replace(self.mask, grow_px=grow, feather_px=feather), crop=crop)
 

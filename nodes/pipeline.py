@@ -26,7 +26,7 @@ from .crop_stage import crop_stage
 from .decode import collect_latents, decode_groups, empty_latent
 from .family import model_traits
 from .inputs import check_conditioning
-from .modes import resolve_mode
+from .modes import crop_sizes, resolve_mode
 from .options import InpaintOptions
 from .prepare import prepare_groups
 from .prompts import encode_prompts, with_guidance
@@ -61,9 +61,10 @@ def inpaint(cls, node: str, model, vae, image: torch.Tensor, mask: torch.Tensor,
     positive, negative = encode_prompts(prompt.clip, prompt.text, prompt.condition, model, settings.cfg, node)
     check_conditioning(model, positive, node, "condition" if prompt.condition is not None else "clip")
 
-    options = (options or InpaintOptions()).with_main_widgets(
+    options = options or InpaintOptions()
+    options = options.with_main_widgets(
         context=crop.context, grow=crop.grow, feather=crop.feather, target_mp=crop.target_megapixels,
-        multiple=traits.multiple)
+        multiple=traits.multiple, preferred_sizes=crop_sizes(options.mode, traits))
     stage = crop_stage(image, mask, options, node)
     variants, stitcher = settings.variants, stage.stitcher
     if stage.empty or settings.denoise <= 0:

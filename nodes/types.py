@@ -50,6 +50,7 @@ class ModelTraits:
     reference_guidance: float | None  # what `guidance` 0 means in reference mode (Kontext 2.5)
     real_negative: bool  # the family samples with CFG and an empty-prompt negative (its template)
     temporal_vae: bool  # the VAE reads a batch of images as video frames: encode one crop per call
+    reference_sizes: tuple[tuple[int, int], ...] = ()  # trained sizes crops snap to in reference mode (Kontext)
 
 
 @dataclass(frozen=True)

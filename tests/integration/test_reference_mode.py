@@ -53,3 +53,30 @@ def test_reference_mode_is_refused_where_the_model_ignores_it(family, comfy):
     message = str(err.value)
     assert "FluxFill Inpainter" in message and "'reference'" in message and family in message
     assert "ignores" in message
+
+
+def test_reference_mode_on_flux_crops_at_kontext_trained_sizes(comfy):
+    """Flux Kontext was trained at the sizes the host's FluxKontextImageScale picks from: in reference mode
+    a region is sampled at the one nearest its aspect (scaled to target_megapixels); in inpaint mode at the
+    box's own aspect."""
+    import json
+
+    from comfy_extras.nodes_flux import PREFERED_KONTEXT_RESOLUTIONS
+    from node_calls import inpaint
+
+    image = torch.rand(1, 64, 256, 3, generator=torch.Generator().manual_seed(3))
+    mask = torch.zeros(1, 64, 256)
+    mask[0, 24:40, 16:240] = 1.0  # a strip wider than any trained aspect: the widest size wins
+    k = 0.02 ** 0.5  # target_megapixels 0.02 (inpaint()'s default)
+    widest = max(PREFERED_KONTEXT_RESOLUTIONS, key=lambda s: s[0] / s[1])
+    expected = tuple(max(16, round(side * k / 16) * 16) for side in widest)
+    model, vae = tf.flux_dev(), tf.flux_vae()
+    models = (model, vae, None)
+    common = dict(clip=False, condition=tf.condition(), steps=1, guidance=0.0, feather=4)
+    out = inpaint(models, image, mask, options=small_options(merge_gap=0, mode="reference"), **common).result
+    targets = [tuple(r["target"]) for r in json.loads(out[7])["regions"]]
+    assert targets == [expected]
+    assert tuple(out[1]["samples"].shape[-2:]) == (expected[1] // 8, expected[0] // 8)
+    out = inpaint(models, image, mask, options=small_options(merge_gap=0, mode="inpaint"), **common).result
+    inpaint_target = tuple(json.loads(out[7])["regions"][0]["target"])
+    assert inpaint_target != expected and inpaint_target[0] / inpaint_target[1] > 3  # the strip's own aspect

@@ -250,3 +250,16 @@ def test_area_target_keeps_aspect_area_and_bounds() -> None:
     assert area_target(512, 512, 1.0, 512, 2048, 16) == (1024, 1024)  # 1 MP = 1024 x 1024, as in ComfyUI
     assert area_target(64, 64, 0.1, 512, 2048, 16) == (512, 512)  # small masks upscale to min
     assert area_target(100, 4000, 1.0, 512, 2048, 16) == (512, 2048)
+
+
+def test_preferred_sizes_pick_the_nearest_aspect_at_one_megapixel() -> None:
+    sizes = ((672, 1568), (1024, 1024), (1568, 672))
+    m = torch.zeros(1, 400, 1000)
+    m[0, 150:250, 100:900] = 1  # wide: the wide size
+    s = CropSettings(target_mp=1.0, multiple=16, preferred_sizes=sizes)
+    assert [r.target for r in plan_crops(m, s).regions] == [(1568, 672)]
+    m = torch.zeros(1, 1000, 1000)
+    m[0, 400:600, 400:600] = 1  # square: the square size
+    assert [r.target for r in plan_crops(m, s).regions] == [(1024, 1024)]
+    with pytest.raises(ValueError, match="preferred_sizes"):
+        plan_crops(m, CropSettings(preferred_sizes=((0, 5),)))
