@@ -1,0 +1,132 @@
+"""Loader-detectable tiny files of more model families, for tests over HTTP through the real loaders.
+
+`tests/tiny_models.py` builds the Flux Fill / Flux dev / Flux VAE / CLIP-L / SD 1.5 files; this module
+adds the families whose loader detection accepts a small file, each built from ComfyUI's own classes
+(key names right by construction) with the exact config `comfy.model_detection.detect_unet_config`
+reads back from the weights, seeded random values, cached in `.cache/tiny_models` with a version stamp:
+
+- Chroma (`UNETLoader`): hidden 3072 (24 heads x 128, pinned), 1 double block (the detection key) and
+  no single block; the distilled-guidance approximator is pinned at 5 layers x 5120 (278 M of the
+  508 M parameters); text context 768, so the CLIP-L file's `CLIPTextEncode` feeds it.
+- Z-Image (`UNETLoader`, `supported_models.ZImage`): dim 3840 (pinned: the only width detected as
+  Z-Image), no main layer, the two noise- and two context-refiner blocks the host always builds
+  (721 M parameters); caption features 768 (CLIP-L) instead of Qwen3-4B's 2560.
+
+Weights of two or more dimensions are stored as float8_e4m3fn (as fp8 releases of these models are;
+ComfyUI casts them to its compute dtype on load), norms and biases as bfloat16: that keeps each
+diffusion model under 1 GB. Random weights produce noise images: only pixels composited back from the
+original stay exact. Requires ComfyUI importable (see `comfy_host.boot_comfy`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from tiny_models import CLIP_CONTEXT_DIM
+
+# Bump when the generated weights change, so caches are rebuilt.
+WEIGHTS_VERSION = "1"
+
+CHROMA_FILE = "ffi_tiny_chroma_fp8.safetensors"
+Z_IMAGE_FILE = "ffi_tiny_z_image_fp8.safetensors"
+
+MODEL_FOLDERS = {CHROMA_FILE: "diffusion_models", Z_IMAGE_FILE: "diffusion_models"}
+
+# The configs detect_unet_config reads back from these weights (image_model picks the class).
+CHROMA_CONFIG = {
+    "image_model": "chroma", "in_channels": 64, "out_channels": 64, "context_in_dim": CLIP_CONTEXT_DIM,
+    "hidden_size": 3072, "mlp_ratio": 4.0, "num_heads": 24, "depth": 1, "depth_single_blocks": 0,
+    "axes_dim": [16, 56, 56], "theta": 10000, "patch_size": 2, "qkv_bias": True, "in_dim": 64,
+    "out_dim": 3072, "hidden_dim": 5120, "n_layers": 5,
+}
+Z_IMAGE_CONFIG = {
+    "image_model": "lumina2", "patch_size": 2, "in_channels": 16, "dim": 3840,
+    "cap_feat_dim": CLIP_CONTEXT_DIM, "n_layers": 0, "qk_norm": True, "n_heads": 30, "n_kv_heads": 30,
+    "axes_dims": [32, 48, 48], "axes_lens": [1536, 512, 512], "rope_theta": 256.0,
+    "ffn_dim_multiplier": 8.0 / 3.0, "z_image_modulation": True, "time_scale": 1000.0,
+    "pad_tokens_multiple": 32,
+}
+
+
+def fp8_state_dict(module: torch.nn.Module, seed: int) -> dict[str, torch.Tensor]:
+    """Seeded random values for a (meta-device) module: matrices and kernels float8_e4m3fn, the rest bf16.
+
+    Matrices get N(0, 1/fan_in) like tiny_models' values; gains are 1 and biases small, so a random deep
+    net stays finite."""
+    generator = torch.Generator().manual_seed(seed)
+    out = {}
+    for name, tensor in module.state_dict().items():
+        shape = tensor.shape
+        leaf = name.rsplit(".", 1)[-1]
+        if len(shape) >= 2:
+            value = torch.randn(shape, generator=generator) / math.sqrt(math.prod(shape[1:]))
+            out[name] = value.to(torch.float8_e4m3fn).contiguous()
+        elif len(shape) == 1 and leaf in ("weight", "scale"):
+            out[name] = torch.ones(shape, dtype=torch.bfloat16)
+        elif len(shape) == 0:
+            out[name] = torch.zeros((), dtype=torch.bfloat16)
+        else:
+            out[name] = (torch.randn(shape, generator=generator) * 0.02).to(torch.bfloat16)
+    return out
+
+
+def chroma_state_dict(seed: int) -> dict[str, torch.Tensor]:
+    import comfy.ldm.chroma.model
+    import comfy.ops
+
+    config = {k: v for k, v in CHROMA_CONFIG.items() if k != "image_model"}
+    model = comfy.ldm.chroma.model.Chroma(dtype=torch.bfloat16, device="meta",
+                                          operations=comfy.ops.disable_weight_init, **config)
+    return fp8_state_dict(model, seed)
+
+
+def z_image_state_dict(seed: int) -> dict[str, torch.Tensor]:
+    import comfy.ldm.lumina.model
+    import comfy.ops
+
+    config = {k: v for k, v in Z_IMAGE_CONFIG.items() if k != "image_model"}
+    model = comfy.ldm.lumina.model.NextDiT(dtype=torch.bfloat16, device="meta",
+                                           operations=comfy.ops.disable_weight_init, **config)
+    return fp8_state_dict(model, seed)
+
+
+BUILDERS: dict[str, Callable[[], dict[str, torch.Tensor]]] = {
+    CHROMA_FILE: lambda: chroma_state_dict(seed=21),
+    Z_IMAGE_FILE: lambda: z_image_state_dict(seed=22),
+}
+
+
+def write_family_models(models_dir: Path, names: list[str] | None = None) -> dict[str, Path]:
+    """Write (once; cached by WEIGHTS_VERSION) the files under models_dir/<loader folder>/.
+
+    Returns file name -> path."""
+    from safetensors.torch import save_file
+
+    paths = {}
+    for name, build in BUILDERS.items():
+        if names is not None and name not in names:
+            continue
+        folder = models_dir / MODEL_FOLDERS[name]
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / name
+        stamp = path.with_suffix(".version")
+        if not (path.exists() and stamp.exists() and stamp.read_text() == WEIGHTS_VERSION):
+            tmp = path.with_suffix(".tmp")
+            save_file(build(), str(tmp), metadata={"ffi_tiny": WEIGHTS_VERSION})
+            tmp.replace(path)
+            stamp.write_text(WEIGHTS_VERSION)
+        paths[name] = path
+    return paths
+
+
+def link_family_models(cache_models: Path, base_models: Path) -> None:
+    """Expose the cached files inside a ComfyUI base directory's models/ (symlinks, no copies)."""
+    for name, folder in MODEL_FOLDERS.items():
+        src = cache_models / folder / name
+        dst = base_models / folder / name
+        if src.exists() and not dst.exists():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.symlink_to(src)
