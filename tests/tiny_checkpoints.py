@@ -20,6 +20,7 @@ original stay exact. Requires ComfyUI importable (see `comfy_host.boot_comfy`).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -32,8 +33,12 @@ WEIGHTS_VERSION = "1"
 
 CHROMA_FILE = "ffi_tiny_chroma_fp8.safetensors"
 Z_IMAGE_FILE = "ffi_tiny_z_image_fp8.safetensors"
+SDXL_INPAINT_FILE = "ffi_tiny_sdxl_inpaint_fp8.safetensors"
+CLIP_G_FILE = "ffi_tiny_clip_g_fp8.safetensors"
+SD_VAE_FILE = "ffi_tiny_sd_vae_fp8.safetensors"
 
-MODEL_FOLDERS = {CHROMA_FILE: "diffusion_models", Z_IMAGE_FILE: "diffusion_models"}
+MODEL_FOLDERS = {CHROMA_FILE: "diffusion_models", Z_IMAGE_FILE: "diffusion_models",
+                 SDXL_INPAINT_FILE: "diffusion_models", CLIP_G_FILE: "text_encoders", SD_VAE_FILE: "vae"}
 
 # The configs detect_unet_config reads back from these weights (image_model picks the class).
 CHROMA_CONFIG = {
@@ -48,6 +53,19 @@ Z_IMAGE_CONFIG = {
     "axes_dims": [32, 48, 48], "axes_lens": [1536, 512, 512], "rope_theta": 256.0,
     "ffn_dim_multiplier": 8.0 / 3.0, "z_image_modulation": True, "time_scale": 1000.0,
     "pad_tokens_multiple": 32,
+}
+
+# The smallest UNet supported_models matches as SDXL (the Segmind_Vega row: model_channels 320, linear
+# transformers, input transformer depths [0, 0, 1, 1, 2, 2], context 2048, adm 2816): every level at
+# 320 channels, no output transformers and no middle block, which the match does not pin. in_channels
+# 9 = 4 noise + 1 mask + 4 masked-image latent (an SDXL inpaint UNet).
+SDXL_INPAINT_UNET_CONFIG = {
+    "use_checkpoint": False, "image_size": 32, "use_spatial_transformer": True, "legacy": False,
+    "adm_in_channels": 2816, "num_classes": "sequential", "in_channels": 9, "out_channels": 4,
+    "model_channels": 320, "num_res_blocks": [2, 2, 2], "transformer_depth": [0, 0, 1, 1, 2, 2],
+    "transformer_depth_output": [0] * 9, "channel_mult": [1, 1, 1], "transformer_depth_middle": -2,
+    "use_linear_in_transformer": True, "context_dim": 2048, "num_heads": -1, "num_head_channels": 64,
+    "use_temporal_resblock": False, "use_temporal_attention": False,
 }
 
 
@@ -93,9 +111,43 @@ def z_image_state_dict(seed: int) -> dict[str, torch.Tensor]:
     return fp8_state_dict(model, seed)
 
 
+def sdxl_inpaint_unet_state_dict(seed: int) -> dict[str, torch.Tensor]:
+    import comfy.ops
+    from comfy.ldm.modules.diffusionmodules.openaimodel import UNetModel
+
+    model = UNetModel(**SDXL_INPAINT_UNET_CONFIG, dtype=torch.bfloat16, device="meta",
+                      operations=comfy.ops.disable_weight_init)
+    return fp8_state_dict(model, seed)
+
+
+def clip_g_state_dict(seed: int) -> dict[str, torch.Tensor]:
+    """CLIP-G (OpenCLIP bigG text tower) in ComfyUI's own layout, with the fixed config the host loads."""
+    import comfy.clip_model
+    import comfy.ops
+    import comfy.sd1_clip
+
+    config_path = Path(comfy.sd1_clip.__file__).parent / "clip_config_bigg.json"
+    config = json.loads(config_path.read_text())
+    model = comfy.clip_model.CLIPTextModel(config, torch.bfloat16, "meta", comfy.ops.disable_weight_init)
+    return {k: v for k, v in fp8_state_dict(model, seed).items() if not k.endswith("position_ids")}
+
+
+def sd_vae_state_dict(seed: int) -> dict[str, torch.Tensor]:
+    """The 4-channel SD / SDXL VAE (AutoencoderKL with quant convs), as VAELoader detects it."""
+    from comfy.ldm.models.autoencoder import AutoencoderKL
+    from tiny_models import SD_VAE_DDCONFIG
+
+    with torch.device("meta"):
+        model = AutoencoderKL(ddconfig=SD_VAE_DDCONFIG, embed_dim=4)
+    return fp8_state_dict(model, seed)
+
+
 BUILDERS: dict[str, Callable[[], dict[str, torch.Tensor]]] = {
     CHROMA_FILE: lambda: chroma_state_dict(seed=21),
     Z_IMAGE_FILE: lambda: z_image_state_dict(seed=22),
+    SDXL_INPAINT_FILE: lambda: sdxl_inpaint_unet_state_dict(seed=23),
+    CLIP_G_FILE: lambda: clip_g_state_dict(seed=24),
+    SD_VAE_FILE: lambda: sd_vae_state_dict(seed=25),
 }
 
 

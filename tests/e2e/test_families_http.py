@@ -22,7 +22,15 @@ import requests
 import torch
 from api_graphs import decode, png
 from node_calls import outside_band
-from tiny_checkpoints import CHROMA_FILE, Z_IMAGE_FILE, link_family_models, write_family_models
+from tiny_checkpoints import (
+    CHROMA_FILE,
+    CLIP_G_FILE,
+    SD_VAE_FILE,
+    SDXL_INPAINT_FILE,
+    Z_IMAGE_FILE,
+    link_family_models,
+    write_family_models,
+)
 from tiny_models import CLIP_L_FILE, FLUX_DEV_FILE, FLUX_FILL_FILE, FLUX_VAE_FILE
 
 H, W = 64, 192
@@ -37,6 +45,8 @@ class HttpFamily:
     unet: str
     cfg: float
     multiple: int  # the family's crop multiple: every region's target size is one
+    vae: str = FLUX_VAE_FILE
+    clip_g: str | None = None  # with CLIP-L through DualCLIPLoader type sdxl
 
 
 HTTP_FAMILIES = {
@@ -44,12 +54,13 @@ HTTP_FAMILIES = {
     "flux_dev": HttpFamily(FLUX_DEV_FILE, 1.0, 16),
     "chroma": HttpFamily(CHROMA_FILE, 2.0, 16),
     "z_image": HttpFamily(Z_IMAGE_FILE, 1.0, 16),
+    "sdxl_inpaint": HttpFamily(SDXL_INPAINT_FILE, 2.0, 8, vae=SD_VAE_FILE, clip_g=CLIP_G_FILE),
 }
 
 
 @pytest.fixture(scope="module")
 def family_server(comfy_base, comfy_booted, tiny_model_files, comfy_server):
-    """The session's server, with the Chroma and Z-Image files built (once, cached) and linked in.
+    """The session's server, with the tiny_checkpoints files built (once, cached) and linked in.
 
     ComfyUI re-lists a model folder when its mtime changes, so files linked after start-up are seen."""
     from comfy_host import MODEL_CACHE
@@ -75,7 +86,7 @@ def uploaded(family_server) -> dict:
 def family_graph(client, family: HttpFamily, image_name: str, mask_name: str, seed: int) -> dict:
     graph = {
         "unet": {"class_type": "UNETLoader", "inputs": {"unet_name": family.unet, "weight_dtype": "default"}},
-        "vae": {"class_type": "VAELoader", "inputs": {"vae_name": FLUX_VAE_FILE}},
+        "vae": {"class_type": "VAELoader", "inputs": {"vae_name": family.vae}},
         "clip": {"class_type": "CLIPLoader",
                  "inputs": {"clip_name": CLIP_L_FILE, "type": "stable_diffusion", "device": "default"}},
         "load_image": {"class_type": "LoadImage", "inputs": {"image": image_name}},
@@ -92,6 +103,10 @@ def family_graph(client, family: HttpFamily, image_name: str, mask_name: str, se
                                "context": 1.0, "target_megapixels": 0.01}},
         "save": {"class_type": "SaveImage", "inputs": {"images": ["inpaint", 0], "filename_prefix": "ffi_family"}},
     }
+    if family.clip_g is not None:
+        graph["clip"] = {"class_type": "DualCLIPLoader",
+                         "inputs": {"clip_name1": CLIP_L_FILE, "clip_name2": family.clip_g, "type": "sdxl",
+                                    "device": "default"}}
     return client.with_defaults(graph)
 
 
