@@ -11,11 +11,15 @@ reads back from the weights, seeded random values, cached in `.cache/tiny_models
 - Z-Image (`UNETLoader`, `supported_models.ZImage`): dim 3840 (pinned: the only width detected as
   Z-Image), no main layer, the two noise- and two context-refiner blocks the host always builds
   (721 M parameters); caption features 768 (CLIP-L) instead of Qwen3-4B's 2560.
+- SDXL inpaint (`UNETLoader` + `DualCLIPLoader` type sdxl + `VAELoader`): a 9-channel UNet of the
+  smallest shape matched as SDXL (75 M parameters, see SDXL_INPAINT_UNET_CONFIG); its context 2048 and
+  pooled 1280 need CLIP-G, whose config is fixed (32 layers x 1280, 695 M parameters), next to the
+  CLIP-L file; the 4-channel SD VAE (84 M parameters, widths fixed by the host).
 
 Weights of two or more dimensions are stored as float8_e4m3fn (as fp8 releases of these models are;
-ComfyUI casts them to its compute dtype on load), norms and biases as bfloat16: that keeps each
-diffusion model under 1 GB. Random weights produce noise images: only pixels composited back from the
-original stay exact. Requires ComfyUI importable (see `comfy_host.boot_comfy`).
+ComfyUI casts them to its compute dtype on load), norms and biases as bfloat16: that keeps every
+file under 1 GB (the largest, Z-Image, is 721 MB). Random weights produce noise images: only pixels
+composited back from the original stay exact. Requires ComfyUI importable (see `comfy_host.boot_comfy`).
 """
 
 from __future__ import annotations
