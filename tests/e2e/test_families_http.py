@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
 import requests
 import torch
 from api_graphs import decode, png
+from comfy_host import ComfyClient, ComfyServer
 from node_calls import outside_band
 from tiny_checkpoints import (
     CHROMA_FILE,
@@ -63,7 +65,8 @@ HTTP_FAMILIES = {
 
 
 @pytest.fixture(scope="module")
-def family_server(comfy_base, comfy_booted, tiny_model_files, comfy_server):
+def family_server(comfy_base: Path, comfy_booted: Path, tiny_model_files: dict, comfy_server: ComfyServer
+                  ) -> ComfyServer:
     """The session's server, with the tiny_checkpoints files built (once, cached) and linked in.
 
     ComfyUI re-lists a model folder when its mtime changes, so files linked after start-up are seen."""
@@ -75,7 +78,7 @@ def family_server(comfy_base, comfy_booted, tiny_model_files, comfy_server):
 
 
 @pytest.fixture(scope="module")
-def uploaded(family_server) -> dict:
+def uploaded(family_server: ComfyServer) -> dict:
     client = family_server.client()
     rng = np.random.default_rng(15)
     image = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
@@ -87,7 +90,7 @@ def uploaded(family_server) -> dict:
             "mask_name": client.upload_image(png(mask), "families_mask.png")}
 
 
-def family_graph(client, family: HttpFamily, image_name: str, mask_name: str, seed: int) -> dict:
+def family_graph(client: ComfyClient, family: HttpFamily, image_name: str, mask_name: str, seed: int) -> dict:
     graph = {
         "unet": {"class_type": "UNETLoader", "inputs": {"unet_name": family.unet, "weight_dtype": "default"}},
         "vae": {"class_type": "VAELoader", "inputs": {"vae_name": family.vae}},
@@ -119,7 +122,7 @@ def family_graph(client, family: HttpFamily, image_name: str, mask_name: str, se
     return client.with_defaults(graph)
 
 
-def test_the_server_lists_the_node_and_every_family_file(family_server):
+def test_the_server_lists_the_node_and_every_family_file(family_server: ComfyServer) -> None:
     info = family_server.client().object_info()
     assert info["FFI_FluxFillInpainter"]["display_name"] == "FluxFill Inpainter"
     unets = info["UNETLoader"]["input"]["required"]["unet_name"][0]
@@ -127,7 +130,8 @@ def test_the_server_lists_the_node_and_every_family_file(family_server):
 
 
 @pytest.mark.parametrize("name", list(HTTP_FAMILIES))
-def test_two_regions_batch_two_through_the_real_loaders(family_server, uploaded, name):
+def test_two_regions_batch_two_through_the_real_loaders(family_server: ComfyServer, uploaded: dict, name: str
+                                                        ) -> None:
     family = HTTP_FAMILIES[name]
     client = family_server.client()
     graph = family_graph(client, family, uploaded["image_name"], uploaded["mask_name"], seed=40 + len(name))
