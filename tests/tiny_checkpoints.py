@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from tiny_models import CLIP_CONTEXT_DIM
+from tiny_models import CLIP_CONTEXT_DIM, link_models, write_cached
 
 # Bump when the generated weights change, so caches are rebuilt.
 WEIGHTS_VERSION = "1"
@@ -159,30 +159,9 @@ def write_family_models(models_dir: Path, names: list[str] | None = None) -> dic
     """Write (once; cached by WEIGHTS_VERSION) the files under models_dir/<loader folder>/.
 
     Returns file name -> path."""
-    from safetensors.torch import save_file
-
-    paths = {}
-    for name, build in BUILDERS.items():
-        if names is not None and name not in names:
-            continue
-        folder = models_dir / MODEL_FOLDERS[name]
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / name
-        stamp = path.with_suffix(".version")
-        if not (path.exists() and stamp.exists() and stamp.read_text() == WEIGHTS_VERSION):
-            tmp = path.with_suffix(".tmp")
-            save_file(build(), str(tmp), metadata={"ffi_tiny": WEIGHTS_VERSION})
-            tmp.replace(path)
-            stamp.write_text(WEIGHTS_VERSION)
-        paths[name] = path
-    return paths
+    return write_cached(models_dir, BUILDERS, MODEL_FOLDERS, WEIGHTS_VERSION, names)
 
 
 def link_family_models(cache_models: Path, base_models: Path) -> None:
     """Expose the cached files inside a ComfyUI base directory's models/ (symlinks, no copies)."""
-    for name, folder in MODEL_FOLDERS.items():
-        src = cache_models / folder / name
-        dst = base_models / folder / name
-        if src.exists() and not dst.exists():
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            dst.symlink_to(src)
+    link_models(cache_models, base_models, MODEL_FOLDERS)

@@ -187,28 +187,34 @@ def write_tiny_models(models_dir: Path, names: list[str] | None = None) -> dict[
 
     Returns file name -> path; each file lies in the ComfyUI model folder its loader reads.
     """
+    return write_cached(models_dir, _builders(), MODEL_FOLDERS, WEIGHTS_VERSION, names)
+
+
+def write_cached(models_dir: Path, builders: dict, folders: dict[str, str], version: str,
+                 names: list[str] | None = None) -> dict[str, Path]:
+    """Write each builders[name]() to models_dir/folders[name]/name unless a file stamped `version` is there."""
     from safetensors.torch import save_file
 
     paths = {}
-    for name, build in _builders().items():
+    for name, build in builders.items():
         if names is not None and name not in names:
             continue
-        folder = models_dir / MODEL_FOLDERS[name]
+        folder = models_dir / folders[name]
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / name
         stamp = path.with_suffix(".version")
-        if not (path.exists() and stamp.exists() and stamp.read_text() == WEIGHTS_VERSION):
+        if not (path.exists() and stamp.exists() and stamp.read_text() == version):
             tmp = path.with_suffix(".tmp")
-            save_file(build(), str(tmp), metadata={"ffi_tiny": WEIGHTS_VERSION})
+            save_file(build(), str(tmp), metadata={"ffi_tiny": version})
             tmp.replace(path)
-            stamp.write_text(WEIGHTS_VERSION)
+            stamp.write_text(version)
         paths[name] = path
     return paths
 
 
-def link_models(cache_models: Path, base_models: Path) -> None:
+def link_models(cache_models: Path, base_models: Path, folders: dict[str, str] | None = None) -> None:
     """Expose cached model files inside a ComfyUI base directory's models/ (symlinks, no copies)."""
-    for name, folder in MODEL_FOLDERS.items():
+    for name, folder in (folders or MODEL_FOLDERS).items():
         src = cache_models / folder / name
         if not src.exists():
             continue
