@@ -1,0 +1,162 @@
+"""The optional `model_patch` input (MODEL_PATCH from core ModelPatchLoader): a tiny real Qwen-Image DiffSynth
+inpaint ControlNet (core's QwenImageBlockWiseControlNet, random weights) on the tiny Qwen-Image, 2 regions x
+batch 2, and the clear errors for patches this host cannot apply per crop."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import tiny_families as tf
+import torch
+from family_calls import VARIANTS, check_outputs, run, two_blobs
+from node_calls import small_options
+
+
+@pytest.fixture(scope="module")
+def qwen(comfy):
+    return tf.qwen_image(), tf.wan_vae(), tf.qwen_diffsynth_controlnet()
+
+
+class PatchSpy:
+    """Records, for every model call, the image / mask / encoded control input the host's DiffSynthCnetPatch
+    holds when the Qwen-Image block calls it (block 0), and the batch of the model call."""
+
+    def __init__(self, monkeypatch):
+        from comfy_extras import nodes_model_patch
+
+        self.calls: list[dict] = []
+        real = nodes_model_patch.DiffSynthCnetPatch.__call__
+
+        def spy(patch, kwargs):
+            self.calls.append(dict(image=patch.image, mask=patch.mask, encoded=patch.encoded_image,
+                                   rows=kwargs["x"].shape[0]))
+            return real(patch, kwargs)
+
+        monkeypatch.setattr(nodes_model_patch.DiffSynthCnetPatch, "__call__", spy)
+
+
+def user_crops(image: torch.Tensor, mask: torch.Tensor, plan: dict) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(crop, mask) of each region: the user's image and (binary) mask cut at the plan's box and resized to its
+    target as the README says (image bicubic, clamped; mask bilinear)."""
+    import torch.nn.functional as F
+
+    out = []
+    for region in plan["regions"]:
+        x0, y0, x1, y1 = region["box"]
+        tw, th = region["target"]
+        assert x0 >= 0 and y0 >= 0 and x1 <= image.shape[2] and y1 <= image.shape[1], "a padded box"
+        crop = F.interpolate(image[:, y0:y1, x0:x1].movedim(-1, 1), size=(th, tw), mode="bicubic",
+                             align_corners=False).clamp(0, 1).movedim(1, -1)
+        crop_mask = F.interpolate(mask[:, None, y0:y1, x0:x1], size=(th, tw), mode="bilinear",
+                                  align_corners=False)[:, 0].clamp(0, 1)
+        out.append((crop, crop_mask))
+    return out
+
+
+def core_patched(model, model_patch, vae, crop, crop_mask):
+    """Core DifferentialDiffusion then core QwenImageDiffsynthControlnet on one crop: the model they return and
+    its DiffSynthCnetPatch."""
+    from comfy_extras.nodes_differential_diffusion import DifferentialDiffusion
+    from comfy_extras.nodes_model_patch import QwenImageDiffsynthControlnet
+
+    (differential,) = DifferentialDiffusion.execute(model, 1.0).result
+    (patched,) = QwenImageDiffsynthControlnet().diffsynth_controlnet(differential, model_patch, vae, crop, 1.0,
+                                                                     crop_mask)
+    (patch,) = patched.model_options["transformer_options"]["patches"]["double_block"]
+    return patched, patch
+
+
+def test_qwen_diffsynth_inpaint_controlnet_per_crop(qwen, spy, monkeypatch):
+    """Each sampler call's rows are sampled as core QwenImageDiffsynthControlnet + core sampling would sample
+    their own crop (cfg 4: cond and uncond in one model call); outside the mask band untouched; the incoming
+    model is not modified; the result differs from the run without the patch."""
+    import comfy.sample
+
+    model, vae, model_patch = qwen
+    options_before = repr(model.model_options)
+    seen = PatchSpy(monkeypatch)
+    image, mask, out = run(model, vae, cfg=4.0, cond=tf.condition(pooled=None), model_patch=model_patch)
+    check_outputs(image, mask, out)
+    assert repr(model.model_options) == options_before and "patches" not in model.model_options["transformer_options"]
+    # cond + uncond in one model call: the patch is repeated for both chunks, each call with its 2 rows
+    assert [c["rows"] for c in seen.calls] == [2 * VARIANTS] * 2
+    assert all(c["image"].shape[0] == c["encoded"].shape[0] == c["rows"] for c in seen.calls)
+
+    crops = user_crops(image, mask, json.loads(out[7]))
+    calls = list(spy.calls)  # the core sample calls below are recorded too
+    assert len(calls) == len(crops) == 2
+    for call, (crop, crop_mask) in zip(calls, crops, strict=True):
+        patched = call["model"].model_options["transformer_options"]["patches"]["double_block"][0]
+        rows = patched.inner
+        assert rows.image.shape[0] == VARIANTS and call["latent_image"].shape[0] == VARIANTS
+        core_model, core_patch = core_patched(model, model_patch, vae, crop, crop_mask)
+        for j in range(VARIANTS):  # the patch's image, mask and encoded control input are the crop's own
+            torch.testing.assert_close(rows.image[j:j + 1], crop.to(rows.image))
+            torch.testing.assert_close(rows.mask[j:j + 1], core_patch.mask.to(rows.mask), rtol=0, atol=0)
+            torch.testing.assert_close(rows.encoded_image[j:j + 1], core_patch.encoded_image, rtol=1e-5, atol=1e-5)
+            one = slice(j, j + 1)
+            core = comfy.sample.sample(
+                core_model, call["noise"][one], 1, 4.0, "euler", "simple", call["positive"], call["negative"],
+                call["latent_image"][one], denoise=1.0, noise_mask=call["noise_mask"][one], seed=call["seed"])
+            torch.testing.assert_close(call["samples"][one], core, rtol=1e-4, atol=1e-4)
+
+    spy.calls.clear()
+    _, _, plain = run(model, vae, cfg=4.0, cond=tf.condition(pooled=None))
+    assert (out[0] - plain[0]).abs().max() > 1e-4, "the patch changed nothing"
+
+
+def test_one_row_calls_get_their_own_rows_crop(qwen, spy, monkeypatch):
+    """Both regions in one group (shared_target) and a sampler run one row per call: each call's patch holds
+    its own row's crop and mask, not the group's first rows."""
+    model, vae, model_patch = qwen
+    seen = PatchSpy(monkeypatch)
+    image, mask, out = run(model, vae, cond=tf.condition(pooled=None), model_patch=model_patch,
+                           sampler_name="euler_ancestral", options=small_options(merge_gap=0, shared_target=True))
+    check_outputs(image, mask, out)
+    inner = [c["model"].model_options["transformer_options"]["patches"]["double_block"][0].inner for c in spy.calls]
+    assert len(inner) == 2 * VARIANTS and all(p.image.shape[0] == 1 for p in inner)
+    assert torch.equal(inner[0].image, inner[1].image) and torch.equal(inner[2].image, inner[3].image)
+    assert not torch.equal(inner[0].image, inner[2].image), "the second region's calls got the first one's crop"
+    assert not torch.equal(inner[0].mask, inner[2].mask)
+    assert all(c["rows"] == 1 for c in seen.calls)
+
+
+def _error(model, vae, model_patch, cond) -> str:
+    from fluxfill_inpainter.nodes.inputs import InputError
+
+    image, mask = two_blobs()
+    with pytest.raises(InputError) as info:
+        run(model, vae, cond=cond, model_patch=model_patch)
+    message = str(info.value)
+    assert "FluxFill Inpainter" in message and "'model_patch'" in message
+    return message
+
+
+class FunControlLayers(torch.nn.Module):
+    """A module with the layer names of a Z-Image Fun ControlNet Union checkpoint (control_all_x_embedder),
+    standing for what a loader would give: this host has no class for it (its ModelPatchLoader cannot load one)."""
+
+    def __init__(self):
+        super().__init__()
+        self.control_all_x_embedder = torch.nn.ModuleDict({"2-1": torch.nn.Linear(132, 8)})
+
+
+def test_zimage_fun_controlnet_on_a_host_without_its_patch_is_a_clear_error(comfy):
+    from comfy_extras import nodes_model_patch
+
+    if hasattr(nodes_model_patch, "ZImageControlPatch"):
+        pytest.skip("this host can apply Z-Image Fun ControlNet")
+    message = _error(tf.z_image(), tf.flux_vae(), tf._model_patch(FunControlLayers()), tf.condition(pooled=None))
+    assert "Z-Image Fun ControlNet (FunControlLayers)" in message
+    assert "comfy_extras.nodes_model_patch has no ZImageControlPatch" in message
+    assert "needs a newer ComfyUI" in message
+
+
+def test_other_model_patches_are_clear_errors(qwen):
+    model, vae, _ = qwen
+    cond = tf.condition(pooled=None)
+    assert "SigLIPMultiFeatProjModel" in _error(model, vae, tf.uso_style_projector(), cond)
+    assert "without mask channels" in _error(model, vae, tf.qwen_diffsynth_controlnet(mask_channels=False), cond)
+    message = _error(tf.flux_dev(), tf.flux_vae(), tf.qwen_diffsynth_controlnet(), tf.condition())
+    assert "made for qwen_image models" in message and "flux" in message
