@@ -212,3 +212,16 @@ def uso_style_projector(seed: int = 37):
                                    operations=comfy.ops.manual_cast)
     net.load_state_dict(random_state_dict(net, seed, torch.float32))
     return _model_patch(net)
+
+
+def zimage_fun_controlnet(seed: int = 38):
+    """A Z-Image Fun ControlNet Union (inpaint layout: 16 + 17 input channels, refiner control) matching `z_image`,
+    from the host's comfy.ldm.lumina.controlnet.ZImage_Control: only ComfyUI releases after 0.3.75 have it."""
+    import comfy.ldm.lumina.controlnet
+    import comfy.ops
+
+    net = comfy.ldm.lumina.controlnet.ZImage_Control(dim=256, n_heads=8, n_kv_heads=8, multiple_of=16,
+                                                     n_control_layers=1, additional_in_dim=17, refiner_control=True,
+                                                     dtype=torch.float32, operations=comfy.ops.manual_cast)
+    net.load_state_dict(random_state_dict(net, seed, torch.float32))
+    return _model_patch(net)

@@ -9,7 +9,7 @@ import json
 import pytest
 import tiny_families as tf
 import torch
-from family_calls import VARIANTS, check_outputs, run, two_blobs
+from family_calls import VARIANTS, check_outputs, run, two_blobs, user_crops
 from node_calls import small_options
 
 
@@ -36,24 +36,6 @@ class PatchSpy:
         monkeypatch.setattr(nodes_model_patch.DiffSynthCnetPatch, "__call__", spy)
 
 
-def user_crops(image: torch.Tensor, mask: torch.Tensor, plan: dict) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """(crop, mask) of each region: the user's image and (binary) mask cut at the plan's box and resized to its
-    target as the README says (image bicubic, clamped; mask bilinear)."""
-    import torch.nn.functional as F
-
-    out = []
-    for region in plan["regions"]:
-        x0, y0, x1, y1 = region["box"]
-        tw, th = region["target"]
-        assert x0 >= 0 and y0 >= 0 and x1 <= image.shape[2] and y1 <= image.shape[1], "a padded box"
-        crop = F.interpolate(image[:, y0:y1, x0:x1].movedim(-1, 1), size=(th, tw), mode="bicubic",
-                             align_corners=False).clamp(0, 1).movedim(1, -1)
-        crop_mask = F.interpolate(mask[:, None, y0:y1, x0:x1], size=(th, tw), mode="bilinear",
-                                  align_corners=False)[:, 0].clamp(0, 1)
-        out.append((crop, crop_mask))
-    return out
-
-
 def core_patched(model, model_patch, vae, crop, crop_mask):
     """Core DifferentialDiffusion then core QwenImageDiffsynthControlnet on one crop: the model they return and
     its DiffSynthCnetPatch."""
@@ -61,8 +43,8 @@ def core_patched(model, model_patch, vae, crop, crop_mask):
     from comfy_extras.nodes_model_patch import QwenImageDiffsynthControlnet
 
     (differential,) = DifferentialDiffusion.execute(model, 1.0).result
-    (patched,) = QwenImageDiffsynthControlnet().diffsynth_controlnet(differential, model_patch, vae, crop, 1.0,
-                                                                     crop_mask)
+    (patched,) = QwenImageDiffsynthControlnet().diffsynth_controlnet(differential, model_patch, vae, image=crop,
+                                                                     strength=1.0, mask=crop_mask)
     (patch,) = patched.model_options["transformer_options"]["patches"]["double_block"]
     return patched, patch
 
@@ -122,6 +104,40 @@ def test_one_row_calls_get_their_own_rows_crop(qwen, spy, monkeypatch):
     assert all(c["rows"] == 1 for c in seen.calls)
 
 
+def test_zimage_fun_controlnet_per_crop_without_noise_mask(comfy, spy, monkeypatch):
+    """On a host with the Z-Image control patch (ComfyUI after 0.3.75; skipped on 0.3.75): both the noise-refiner
+    and the double-block hooks get the patch of the call's rows, no noise mask is sent, and each row (cfg 3: cond
+    and uncond in one model call) samples as core ZImageFunControlnet (image = inpaint_image = the crop, mask =
+    the crop's binary mask) + core sampling do on that crop alone."""
+    import comfy.sample
+    from comfy_extras import nodes_model_patch
+
+    if not hasattr(nodes_model_patch, "ZImageControlPatch"):
+        pytest.skip("this ComfyUI has no Z-Image control patch")
+    model, vae, model_patch = tf.z_image(), tf.flux_vae(), tf.zimage_fun_controlnet()
+    options_before = repr(model.model_options)
+    image, mask, out = run(model, vae, cfg=3.0, cond=tf.condition(pooled=None), model_patch=model_patch)
+    check_outputs(image, mask, out)
+    assert repr(model.model_options) == options_before
+    calls = list(spy.calls)
+    assert len(calls) == 2 and all(c["noise_mask"] is None for c in calls), "a noise mask on top of the control"
+    for call, (crop, crop_mask) in zip(calls, user_crops(image, mask, json.loads(out[7])), strict=True):
+        patches = call["model"].model_options["transformer_options"]["patches"]
+        assert patches["double_block"][0] is patches["noise_refiner"][0]
+        rows = patches["double_block"][0].inner
+        (core_model,) = nodes_model_patch.ZImageFunControlnet().diffsynth_controlnet(
+            model, model_patch, vae, image=crop, strength=1.0, inpaint_image=crop, mask=crop_mask.round())
+        core_patch = core_model.model_options["transformer_options"]["patches"]["double_block"][0]
+        for j in range(VARIANTS):
+            one = slice(j, j + 1)
+            torch.testing.assert_close(rows.encoded_image[one], core_patch.encoded_image, rtol=1e-4, atol=1e-4)
+            core = comfy.sample.sample(core_model, call["noise"][one], 1, 3.0, "euler", "simple", call["positive"],
+                                       call["negative"], call["latent_image"][one], denoise=1.0, seed=call["seed"])
+            torch.testing.assert_close(call["samples"][one], core, rtol=1e-4, atol=1e-4)
+    _, _, plain = run(model, vae, cfg=3.0, cond=tf.condition(pooled=None))
+    assert (out[0] - plain[0]).abs().max() > 1e-4, "the patch changed nothing"
+
+
 def _error(model, vae, model_patch, cond) -> str:
     from fluxfill_inpainter.nodes.inputs import InputError
 
@@ -158,5 +174,5 @@ def test_other_model_patches_are_clear_errors(qwen):
     cond = tf.condition(pooled=None)
     assert "SigLIPMultiFeatProjModel" in _error(model, vae, tf.uso_style_projector(), cond)
     assert "without mask channels" in _error(model, vae, tf.qwen_diffsynth_controlnet(mask_channels=False), cond)
-    message = _error(tf.flux_dev(), tf.flux_vae(), tf.qwen_diffsynth_controlnet(), tf.condition())
-    assert "made for qwen_image models" in message and "flux" in message
+    message = _error(tf.z_image(), tf.flux_vae(), tf.qwen_diffsynth_controlnet(), cond)
+    assert "made for qwen_image models, but the connected model is z_image" in message
