@@ -16,6 +16,7 @@ uncond chunk the sampler batched. The incoming MODEL is never modified.
 from __future__ import annotations
 
 import copy
+import functools
 import sys
 
 import comfy.latent_formats
@@ -72,6 +73,7 @@ def patch_kind(model_patch, traits: ModelTraits, node: str) -> str:
     return kind
 
 
+@functools.cache
 def _zimage_patch_class() -> type:
     """The host's Z-Image control patch with its control input built by zimage_fun_inpaint_control."""
     base = host_patches.ZImageControlPatch

@@ -138,6 +138,28 @@ def test_zimage_fun_controlnet_per_crop_without_noise_mask(comfy, spy, monkeypat
     assert (out[0] - plain[0]).abs().max() > 1e-4, "the patch changed nothing"
 
 
+def test_refine_pass_keeps_the_patch_at_its_own_size(qwen, spy):
+    """Inpaint Options `refine`: the second pass samples with the patch too, built from the crop at the refine
+    size (the first pass's at the sampled size)."""
+    from node_calls import assert_untouched_outside, inpaint
+
+    model, vae, model_patch = qwen
+    image = torch.rand(1, 160, 160, 3, generator=torch.Generator().manual_seed(0))
+    mask = torch.zeros(1, 160, 160)
+    mask[:, 32:128, 40:120] = 1.0  # its crop (~112 px) is sampled at 64 px, then refined at up to 128 px
+    options = small_options(refine=True, refine_denoise=0.35, refine_max_side=128)
+    out = inpaint((model, vae, None), image, mask, options=options, clip=False, condition=tf.condition(pooled=None),
+                  model_patch=model_patch, feather=4, target_megapixels=0.004, steps=2).result
+    assert_untouched_outside(out[0], image, mask, reach=4)
+    first, second = spy.calls
+    sizes = []
+    for call in (first, second):
+        rows = call["model"].model_options["transformer_options"]["patches"]["double_block"][0].inner
+        sizes.append(tuple(rows.image.shape[1:3]))
+        assert sizes[-1] == tuple(8 * n for n in call["latent_image"].shape[-2:]), "the patch's crop is not the call's"
+    assert sizes[1][0] * sizes[1][1] > 2 * sizes[0][0] * sizes[0][1], "the refine pass got the first pass's crop"
+
+
 def _error(model, vae, model_patch, cond) -> str:
     from fluxfill_inpainter.nodes.inputs import InputError
 
