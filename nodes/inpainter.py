@@ -10,6 +10,7 @@ from .pipeline import CropWidgets, Prompt, inpaint
 from .types import SamplerSettings
 
 NODE = "FluxFill Inpainter"
+ModelPatch = io.Custom("MODEL_PATCH")  # core ModelPatchLoader's type
 MAX_SEED = 0xFFFFFFFFFFFFFFFF
 
 
@@ -72,6 +73,11 @@ class FluxFillInpainter(io.ComfyNode):
                                             "each crop with its own image and mask, as core "
                                             "ControlNetInpaintingAliMamaApply does (SD 1.5: the crop with masked "
                                             "pixels at -1), for models without a Fill checkpoint."),
+                ModelPatch.Input("model_patch", optional=True,
+                                 tooltip="An inpaint ControlNet loaded by ModelPatchLoader: the Qwen-Image DiffSynth "
+                                         "inpaint ControlNet, or Z-Image Fun ControlNet Union (on a ComfyUI that "
+                                         "can apply it). Applied to each crop with its own image and mask on a copy "
+                                         "of the model; Z-Image Fun crops are sampled without the noise mask."),
             ],
             outputs=[
                 io.Image.Output("inpainted", display_name="image",
@@ -93,9 +99,9 @@ class FluxFillInpainter(io.ComfyNode):
     @classmethod
     def execute(cls, model, text, vae, image, mask, seed, steps, cfg, sampler_name, scheduler, denoise,
                 noise_mask, batch_size, differential_attention, guidance, dd_strength, context, grow,
-                feather, target_megapixels, clip=None, condition=None, options=None, control_net=None
-                ) -> io.NodeOutput:
+                feather, target_megapixels, clip=None, condition=None, options=None, control_net=None,
+                model_patch=None) -> io.NodeOutput:
         settings = SamplerSettings(seed, steps, cfg, sampler_name, scheduler, denoise, noise_mask, batch_size,
                                    guidance, differential_attention, dd_strength)
         return inpaint(cls, NODE, model, vae, image, mask, Prompt(text, clip, condition), settings,
-                       CropWidgets(context, grow, feather, target_megapixels), options, control_net)
+                       CropWidgets(context, grow, feather, target_megapixels), options, control_net, model_patch)

@@ -54,8 +54,8 @@ class CropWidgets:
 
 
 def inpaint(cls, node: str, model, vae, image: torch.Tensor, mask: torch.Tensor, prompt: Prompt,
-            settings: SamplerSettings, crop: CropWidgets, options: InpaintOptions | None, control_net=None
-            ) -> io.NodeOutput:
+            settings: SamplerSettings, crop: CropWidgets, options: InpaintOptions | None, control_net=None,
+            model_patch=None) -> io.NodeOutput:
     """Run the whole pipeline; returns the Inpainter's outputs and its UI message."""
     traits = model_traits(model, vae, node)
     positive, negative = encode_prompts(prompt.clip, prompt.text, prompt.condition, model, settings.cfg, node)
@@ -73,13 +73,13 @@ def inpaint(cls, node: str, model, vae, image: torch.Tensor, mask: torch.Tensor,
     else:
         mode = resolve_mode(options.mode, options.prefill, traits, settings.noise_mask, node)
         positive = with_guidance(positive, traits, settings, reference=mode.reference_latent)
-        groups = prepare_groups(stage, vae, positive, negative, variants, traits, mode, node, control_net)
+        groups = prepare_groups(stage, vae, positive, negative, variants, traits, mode, node, control_net, model_patch)
         progress = Progress()
         sampled = sample_groups(model, groups, settings, mode.noise_mask, progress,
                                 later_steps=estimated_steps(stage, settings, traits, mode))
         crops, latents = decode_groups(vae, groups, sampled, variants)
         crops, latents = refine_pass(model, vae, stage, crops, latents, (positive, negative), settings, traits, mode,
-                                     node, progress, control_net)
+                                     node, progress, control_net, model_patch)
         images = stitcher.stitch([crops[i] for i in range(len(stage.plan.regions))], variants)
         latent = collect_latents(latents)
 

@@ -3,6 +3,8 @@ conditioning. Every crop is encoded once whatever the number of variants."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import comfy.model_management
 import node_helpers
 import torch
@@ -13,6 +15,7 @@ from ..diff_attention import prepare_inpaint_latent
 from .control import apply_inpaint_controlnet
 from .crop_stage import CropStage, crop_images
 from .fill_model import crop_filler
+from .model_patch import ZIMAGE_FUN, crop_patch, patch_kind
 from .types import FLUX_FILL, ModelTraits, ModePlan, PreparedGroup
 from .vae_io import ImageVAE
 
@@ -51,12 +54,16 @@ def _reference_latent(stage: CropStage, indices: list[int], vae, mode: ModePlan,
 
 def prepare_group(stage: CropStage, indices: list[int], vae, positive: list, negative: list, variants: int,
                   traits: ModelTraits, mode: ModePlan, node: str, control_net=None,
-                  start: torch.Tensor | None = None) -> PreparedGroup:
+                  start: torch.Tensor | None = None, model_patch=None) -> PreparedGroup:
     """Crop, mask and encode the regions of one group (one target size) as the edit `mode` asks.
 
     `start` (the refine pass): one image per row r * variants + j to encode instead of the crops.
+    `model_patch`: a MODEL_PATCH inpaint ControlNet, applied to these crops at sampling (nodes/model_patch.py).
     """
     raw_vae, vae = vae, ImageVAE(vae, traits.temporal_vae)
+    patch_type = None if model_patch is None else patch_kind(model_patch, traits, node)
+    if patch_type == ZIMAGE_FUN:  # its control replaces the noise mask, which would fight it
+        mode = replace(mode, noise_mask=False)
     batch = crop_images(stage, indices)
     pixels, inpaint, denoise = batch.images, batch.inpaint, batch.denoise
     encode_variants = variants
@@ -91,15 +98,17 @@ def prepare_group(stage: CropStage, indices: list[int], vae, positive: list, neg
     if control_net is not None:
         positive, negative = apply_inpaint_controlnet(positive, negative, control_net, raw_vae, batch.images,
                                                       batch.inpaint, variants)
-    return PreparedGroup(indices, positive, negative, prepared.latent, split)
+    patch = None if patch_type is None else crop_patch(model_patch, patch_type, raw_vae, traits, batch.images,
+                                                       batch.inpaint, variants)
+    return PreparedGroup(indices, positive, negative, prepared.latent, split, patch)
 
 
 def prepare_groups(stage: CropStage, vae, positive: list, negative: list, variants: int, traits: ModelTraits,
-                   mode: ModePlan, node: str, control_net=None) -> list[PreparedGroup]:
+                   mode: ModePlan, node: str, control_net=None, model_patch=None) -> list[PreparedGroup]:
     """One prepared group per crop size, in plan order."""
     groups = []
     for indices in stage.plan.groups_by_target().values():
         comfy.model_management.throw_exception_if_processing_interrupted()
         groups.append(prepare_group(stage, indices, vae, positive, negative, variants, traits, mode, node,
-                                    control_net))
+                                    control_net, model_patch=model_patch))
     return groups

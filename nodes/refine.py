@@ -81,10 +81,10 @@ def _refine_stage(stage: CropStage, targets: dict[int, tuple[int, int]]) -> Crop
 
 def refine_pass(model, vae, stage: CropStage, crops: dict[int, torch.Tensor], latents: dict[int, torch.Tensor],
                 conditioning: tuple[list, list], settings: SamplerSettings, traits: ModelTraits, mode: ModePlan,
-                node: str, progress: Progress, control_net=None
+                node: str, progress: Progress, control_net=None, model_patch=None
                 ) -> tuple[dict[int, torch.Tensor], dict[int, torch.Tensor]]:
     """Crops and latents per region with the refined regions' replaced by their second pass (with the
-    same inpaint ControlNet as the first, where one is connected)."""
+    same inpaint ControlNet / MODEL_PATCH as the first, where one is connected)."""
     targets = refine_targets(stage.plan, stage.options.refine, traits.multiple, mode.side_by_side)
     if stage.options.refine.enabled and mode.side_by_side:
         log.warning("%s: refine is skipped in mode 'spatial_concat' (its canvas is twice the crop)", node)
@@ -105,7 +105,7 @@ def refine_pass(model, vae, stage: CropStage, crops: dict[int, torch.Tensor], la
         first = first.to(device=batch.images.device, dtype=batch.images.dtype)
         start = batch.images.repeat_interleave(variants, 0) * (1 - den) + first * den
         groups.append(prepare_group(refined, indices, vae, positive, negative, variants, traits, refine_mode, node,
-                                    control_net, start=start))
+                                    control_net, start=start, model_patch=model_patch))
     sampled = sample_groups(model, groups, replace(settings, denoise=stage.options.refine.denoise),
                             mode.noise_mask, progress)
     new_crops, new_latents = decode_groups(vae, groups, sampled, variants)

@@ -17,6 +17,7 @@ import torch
 
 from ..diff_attention import apply_differential_diffusion, region_variant_noise, wrap_seed
 from .control import control_rows
+from .model_patch import with_patch_rows
 from .types import PreparedGroup, SamplerSettings
 
 # Samplers whose result depends on the initial noise only (no step noise drawn from the call's seed,
@@ -126,7 +127,8 @@ def sample_groups(model, groups: list[PreparedGroup], settings: SamplerSettings,
         for rows, offset in calls:
             comfy.model_management.throw_exception_if_processing_interrupted()
             samples[rows] = comfy.sample.sample(
-                model, noise[rows], settings.steps, settings.cfg, settings.sampler_name, settings.scheduler,
+                with_patch_rows(model, g.model_patch, rows), noise[rows], settings.steps, settings.cfg,
+                settings.sampler_name, settings.scheduler,
                 _select_rows(g.positive, rows, batch), _select_rows(g.negative, rows, batch), latent_image[rows],
                 denoise=settings.denoise, noise_mask=None if noise_mask is None else noise_mask[rows],
                 seed=wrap_seed(settings.seed + offset), callback=_progress_callback(model, progress),

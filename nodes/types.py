@@ -76,3 +76,4 @@ class PreparedGroup:
     negative: list
     latent: dict
     split: int = 0  # spatial_concat: first pixel column of the part that is stitched back
+    model_patch: object | None = None  # nodes/model_patch.CropRowsPatch: the MODEL_PATCH of these rows

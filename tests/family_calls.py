@@ -64,5 +64,23 @@ def check_outputs(image, mask, out, regions: int = 2) -> None:
     assert len(json.loads(out[7])["regions"]) == regions
 
 
+def user_crops(image: torch.Tensor, mask: torch.Tensor, plan: dict) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(crop, mask) of each region: the user's image and (binary) mask cut at the plan's box and resized to its
+    target as the README says (image bicubic, clamped; mask bilinear)."""
+    import torch.nn.functional as F
+
+    out = []
+    for region in plan["regions"]:
+        x0, y0, x1, y1 = region["box"]
+        tw, th = region["target"]
+        assert x0 >= 0 and y0 >= 0 and x1 <= image.shape[2] and y1 <= image.shape[1], "a padded box"
+        crop = F.interpolate(image[:, y0:y1, x0:x1].movedim(-1, 1), size=(th, tw), mode="bicubic",
+                             align_corners=False).clamp(0, 1).movedim(1, -1)
+        crop_mask = F.interpolate(mask[:, None, y0:y1, x0:x1], size=(th, tw), mode="bilinear",
+                                  align_corners=False)[:, 0].clamp(0, 1)
+        out.append((crop, crop_mask))
+    return out
+
+
 def sampled_negatives(spy) -> list:
     return [call["negative"][0][0] for call in spy.calls]

@@ -180,3 +180,48 @@ def flux_alimama_controlnet(seed: int = 35):
     return comfy.controlnet.ControlNet(net, compression_ratio=1, latent_format=comfy.latent_formats.Flux(),
                                        concat_mask=True, load_device=comfy.model_management.get_torch_device(),
                                        manual_cast_dtype=None, extra_conds=["y", "guidance"])
+
+
+def _model_patch(net):
+    """`net` wrapped as core ModelPatchLoader wraps a loaded model patch (a MODEL_PATCH)."""
+    import comfy.model_management
+    import comfy.model_patcher
+
+    return comfy.model_patcher.ModelPatcher(net, load_device=comfy.model_management.get_torch_device(),
+                                            offload_device=comfy.model_management.unet_offload_device())
+
+
+def qwen_diffsynth_controlnet(seed: int = 36, mask_channels: bool = True):
+    """A Qwen-Image DiffSynth block-wise ControlNet (core's QwenImageBlockWiseControlNet) matching `qwen_image`:
+    one control block per transformer block, width 64; the inpaint variant reads 1 mask channel x 2 x 2 patch."""
+    import comfy.ops
+    from comfy_extras.nodes_model_patch import QwenImageBlockWiseControlNet
+
+    net = QwenImageBlockWiseControlNet(num_layers=1, in_dim=64, additional_in_dim=4 if mask_channels else 0, dim=64,
+                                       dtype=torch.float32, operations=comfy.ops.manual_cast)
+    net.load_state_dict(random_state_dict(net, seed, torch.float32))
+    return _model_patch(net)
+
+
+def uso_style_projector(seed: int = 37):
+    """A USO style projector (core's SigLIPMultiFeatProjModel, small widths): a MODEL_PATCH that is no ControlNet."""
+    import comfy.ops
+    from comfy_extras.nodes_model_patch import SigLIPMultiFeatProjModel
+
+    net = SigLIPMultiFeatProjModel(siglip_token_nums=8, style_token_nums=4, siglip_token_dims=16, hidden_size=32,
+                                   operations=comfy.ops.manual_cast)
+    net.load_state_dict(random_state_dict(net, seed, torch.float32))
+    return _model_patch(net)
+
+
+def zimage_fun_controlnet(seed: int = 38):
+    """A Z-Image Fun ControlNet Union (inpaint layout: 16 + 17 input channels, refiner control) matching `z_image`,
+    from the host's comfy.ldm.lumina.controlnet.ZImage_Control: only ComfyUI releases after 0.3.75 have it."""
+    import comfy.ldm.lumina.controlnet
+    import comfy.ops
+
+    net = comfy.ldm.lumina.controlnet.ZImage_Control(dim=256, n_heads=8, n_kv_heads=8, multiple_of=16,
+                                                     n_control_layers=1, additional_in_dim=17, refiner_control=True,
+                                                     dtype=torch.float32, operations=comfy.ops.manual_cast)
+    net.load_state_dict(random_state_dict(net, seed, torch.float32))
+    return _model_patch(net)
