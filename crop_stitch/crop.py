@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from .mask_windows import MaskWindows
-from .masks import broadcast_mask
+from .masks import fitted_windows
 from .padding import padded_index
 from .plan import CropPlan, Region
 from .resize import resize_hwc
@@ -64,16 +64,6 @@ def crop_region(images: Tensor, masks: Sequence[Tensor | MaskWindows], region: R
     return images[b].index_select(0, yi).index_select(1, xi), cropped
 
 
-def _fitted(mask: Tensor | MaskWindows, images: Tensor, name: str) -> MaskWindows:
-    """A mask for crop_regions: a tensor broadcast to the images, or windows of the images' shape."""
-    b, h, w = images.shape[:3]
-    if isinstance(mask, MaskWindows):
-        if mask.shape[1:] != (h, w) or mask.batch not in (1, b):
-            raise ValueError(f"{name} of shape {mask.shape} does not fit the images [{b},{h},{w}]")
-        return mask
-    return MaskWindows.whole(broadcast_mask(mask, b, h, w, name=name, device=images.device, dtype=images.dtype))
-
-
 def crop_regions(images: Tensor, inpaint: Tensor | MaskWindows, denoise: Tensor | MaskWindows, plan: CropPlan,
                  region_indices: list[int] | None = None, resample: str = "bicubic") -> CropBatch:
     """Crop the listed regions (default: all) and resize them to their shared target size.
@@ -92,7 +82,9 @@ def crop_regions(images: Tensor, inpaint: Tensor | MaskWindows, denoise: Tensor 
             "crop each group of CropPlan.groups_by_target() separately or use shared_target"
         )
     tw, th = targets.pop()
-    masks = [_fitted(inpaint, images, "inpaint"), _fitted(denoise, images, "denoise")]
+    b, h, w = images.shape[:3]
+    masks = [fitted_windows(m, b, h, w, name=name, device=images.device, dtype=images.dtype)
+             for m, name in ((inpaint, "inpaint"), (denoise, "denoise"))]
     out_img, out_masks = [], []
     for i in indices:
         img, cropped = crop_region(images, masks, plan.regions[i], plan.pad_mode)

@@ -100,6 +100,17 @@ def broadcast_mask(mask: Tensor, batch: int, height: int, width: int, *, name: s
     return m.expand(batch, height, width) if m.shape[0] != batch else m
 
 
+def fitted_windows(mask: Tensor | MaskWindows, batch: int, height: int, width: int, *, name: str,
+                   device: torch.device | None = None, dtype: torch.dtype | None = None) -> MaskWindows:
+    """A full-size or windowed mask for `batch` images of height x width, as windows (a tensor is
+    broadcast as broadcast_mask does; windows are checked), or ValueError starting with `name`."""
+    if isinstance(mask, MaskWindows):
+        if mask.shape[1:] != (height, width) or mask.batch not in (1, batch):
+            raise ValueError(f"{name} of shape {mask.shape} does not fit the images [{batch},{height},{width}]")
+        return mask
+    return MaskWindows.whole(broadcast_mask(mask, batch, height, width, name=name, device=device, dtype=dtype))
+
+
 def grow(mask: Tensor, px: int) -> Tensor:
     """Grey dilation by a Euclidean disk of radius |px| (erosion when px < 0), replicate borders.
 

@@ -13,7 +13,7 @@ from .channels import match_channels
 from .color import color_correct as _color_correct
 from .crop import owned_mask
 from .mask_windows import MaskWindows
-from .masks import broadcast_mask
+from .masks import fitted_windows
 from .plan import CropPlan, Region
 from .resize import resize_window_hwc
 
@@ -48,20 +48,12 @@ def _ring_window(region: Region, ring_px: int) -> Window:
     return max(vx0, mx0 - ring_px), max(vy0, my0 - ring_px), min(vx1, mx1 + ring_px), min(vy1, my1 + ring_px)
 
 
-def _windowed(mask: Tensor | MaskWindows, plan: CropPlan, name: str) -> MaskWindows:
-    b, h, w = plan.batch, plan.height, plan.width
-    if isinstance(mask, MaskWindows):
-        if mask.shape[1:] != (h, w) or mask.batch not in (1, b):
-            raise ValueError(f"{name} of shape {mask.shape} does not fit the plan [{b},{h},{w}]")
-        return mask
-    return MaskWindows.whole(broadcast_mask(mask, b, h, w, name=name))
-
-
 def region_masks(plan: CropPlan, composite: Tensor | MaskWindows, denoise: Tensor | MaskWindows | None = None,
                  color_correct: bool = False, ring_px: int = DEFAULT_RING_PX) -> list[RegionMasks | None]:
     """Each region's mask windows (None: nothing of it is blended), copied out of full-size or windowed masks."""
-    comp = _windowed(composite, plan, "composite")
-    den = comp if denoise is None else _windowed(denoise, plan, "denoise")
+    b, h, w = plan.batch, plan.height, plan.width
+    comp = fitted_windows(composite, b, h, w, name="composite")
+    den = comp if denoise is None else fitted_windows(denoise, b, h, w, name="denoise")
     out: list[RegionMasks | None] = []
     for region in plan.regions:
         window = _blend_window(region)
