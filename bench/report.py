@@ -152,9 +152,8 @@ def b2_table(results: dict) -> list[str]:
     lines = [f"### B2 crop+stitch overhead: {b2['size']}² image, {b2['regions']} regions, {b2['device']}, "
              f"median of {b2['runs']} calls after a warm-up", "",
              "| stage | wall ms | CPU ms |", "|---|---|---|"]
-    for key in ("prepare_masks", "plan_crops", "crop_regions", "stitcher", "stitch", "mask_output"):
-        if key in med:
-            lines.append(f"| {key} | {med[key]:.1f} | {cpu[key]:.1f} |")
+    for key in (k for k in med if k != "total" and not k.startswith("extra_")):  # the stages, in run order
+        lines.append(f"| {key} | {med[key]:.1f} | {cpu[key]:.1f} |")
     lines.append(f"| **total** | **{med['total']:.1f}** | **{cpu['total']:.1f}** |")
     for key in ("extra_isfinite", "extra_fit_mask", "extra_preview"):
         lines.append(f"| (node, not in total) {key[6:]} | {med[key]:.1f} | {cpu[key]:.1f} |")

@@ -63,7 +63,7 @@ def merge_windows(boxes: list[Box], reach: int, height: int, width: int) -> list
     return wins
 
 
-def level_windows(x: Tensor, level: float, reach: int) -> list[Window]:
+def level_windows(x: Tensor, level: float | Tensor, reach: int) -> list[Window]:
     """Disjoint windows covering every pixel of [N,H,W] `x` at or above `level` (NaN counts), grown by
     `reach`: 8-connected WINDOW_TILE tiles holding such pixels, each group's box grown and merged."""
     _, h, w = x.shape

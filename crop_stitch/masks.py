@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .mask_windows import MaskWindows, level_windows
-from .morphology import active_windows, bounded_sq_distance, dilate_disk, erode_disk, fill_holes_window, windowed
+from .morphology import above_minimum_windows, bounded_sq_distance, dilate_disk, erode_disk, fill_holes_window, windowed
 
 DEFAULT_NODE = "FluxFill Inpainter"
 
@@ -213,14 +213,14 @@ def feather_ramps(mask: Tensor, px: int) -> tuple[Tensor, Tensor]:
     denoise, composite = m.clone(), m.clone()
     if px <= 0 or m.numel() == 0:
         return denoise, composite
-    for y0, y1, x0, x1 in active_windows(m > m.amin(), px):
+    for y0, y1, x0, x1 in above_minimum_windows(m, px):
         denoise[:, y0:y1, x0:x1], composite[:, y0:y1, x0:x1] = _ramps(m[:, y0:y1, x0:x1], px)
     return denoise, composite
 
 
 def mask_chain(mask: Tensor, settings: MaskSettings) -> PreparedMasks:
     """sanitize -> invert -> hipass -> fill_holes -> stabilize -> grow, then the feather ramps, on the
-    whole [B,H,W] tensor given (prepare_masks runs it on windows around the mask)."""
+    whole [B,H,W] tensor given (prepare_windowed_masks runs it on windows around the mask)."""
     s = settings
     m = sanitize_mask(mask)
     if s.invert:

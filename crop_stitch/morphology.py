@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .components import border_connected, component_boxes
-from .mask_windows import WINDOW_TILE, merge_windows
+from .components import border_connected
+from .mask_windows import level_windows
 
 
 def replicate_pad(x: Tensor, left: int, right: int, top: int, bottom: int) -> Tensor:
@@ -23,15 +23,11 @@ def replicate_pad(x: Tensor, left: int, right: int, top: int, bottom: int) -> Te
     return F.pad(x.unsqueeze(1), (left, right, top, bottom), mode="replicate").squeeze(1)
 
 
-def active_windows(active: Tensor, reach: int) -> list[tuple[int, int, int, int]]:
-    """Disjoint (y0, y1, x0, x1) windows covering every True pixel of [N,H,W] grown by reach.
-
-    Pixels are grouped by 8-connected WINDOW_TILE tiles; each group's box grows by `reach`
-    and overlapping windows merge until none overlap.
-    """
-    h, w = active.shape[-2:]
-    boxes = component_boxes(active.any(dim=0, keepdim=True), WINDOW_TILE)[0]
-    return merge_windows(boxes, reach, h, w)
+def above_minimum_windows(x: Tensor, reach: int) -> list[tuple[int, int, int, int]]:
+    """Disjoint (y0, y1, x0, x1) windows covering every pixel of [N,H,W] `x` above its minimum, grown by
+    `reach` (see mask_windows.level_windows); none when x is flat or holds a NaN minimum."""
+    low = x.amin().float()
+    return level_windows(x, torch.nextafter(low, torch.full_like(low, math.inf)), reach)
 
 
 def windowed(x: Tensor, reach: int, fn: Callable[[Tensor], Tensor]) -> Tensor:
@@ -45,7 +41,7 @@ def windowed(x: Tensor, reach: int, fn: Callable[[Tensor], Tensor]) -> Tensor:
     out = x.clone()
     if x.numel() == 0:
         return out
-    for y0, y1, x0, x1 in active_windows(x > x.amin(), reach):
+    for y0, y1, x0, x1 in above_minimum_windows(x, reach):
         out[:, y0:y1, x0:x1] = fn(x[:, y0:y1, x0:x1])
     return out
 

@@ -3,7 +3,7 @@
     check → plan → crop → prepare → sample → decode → refine → stitch
 
 check     nodes/family.py, nodes/prompts.py, nodes/inputs.py  model traits, conditioning, guidance
-plan      nodes/crop_stage.py  (crop_stitch.prepare_masks, plan_crops)  masks in original pixels, regions
+plan      nodes/crop_stage.py  (crop_stitch.prepare_windowed_masks, plan_crops)  masks in original pixels, regions
 crop      nodes/crop_stage.py + nodes/prepare.py  resized crops on the compute device
 prepare   nodes/modes.py + nodes/prepare.py  the edit mode's pixels, masks, encodes and conditioning
 sample    nodes/sampling.py  noise seed + j, differential diffusion, memory-bounded sampler calls
