@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .resample_taps import axis_taps
+
 RESAMPLE_MODES = ("bicubic", "bilinear", "area", "nearest-exact")
 
 
@@ -16,7 +18,7 @@ def resize_hwc(x: Tensor, height: int, width: int, mode: str) -> Tensor:
     if x.shape[1] == height and x.shape[2] == width:
         return x.clone()
     work = x if x.dtype in (torch.float32, torch.float64) else x.float()
-    work = work.permute(0, 3, 1, 2)
+    work = work.permute(0, 3, 1, 2).contiguous()  # channels-first memory: torch's kernels run faster on it
     if mode in ("bicubic", "bilinear"):
         down = height < x.shape[1] or width < x.shape[2]
         work = F.interpolate(
@@ -29,29 +31,21 @@ def resize_hwc(x: Tensor, height: int, width: int, mode: str) -> Tensor:
     return work.permute(0, 2, 3, 1).contiguous().to(x.dtype)
 
 
-def _resize_weights(n_in: int, n_out: int, mode: str, antialias: bool, device: torch.device) -> Tensor:
-    """[n_out, n_in] weights of resize_hwc along one axis: the resize of each unit impulse."""
-    eye = torch.eye(n_in, device=device, dtype=torch.float32)[None, :, None, :]  # n_in impulses, 1 x n_in each
-    if mode in ("bicubic", "bilinear"):
-        out = F.interpolate(eye, size=(1, n_out), mode=mode, align_corners=False, antialias=antialias)
-    else:
-        out = F.interpolate(eye, size=(1, n_out), mode=mode)
-    return out[0, :, 0, :].transpose(0, 1)
-
-
-def _support(weights: Tensor) -> tuple[Tensor, slice]:
-    """The weights restricted to the input indices they touch, and those indices."""
-    used = torch.nonzero(weights.abs().sum(dim=0) > 0).flatten()
-    lo, hi = int(used.min()), int(used.max()) + 1
-    return weights[:, lo:hi], slice(lo, hi)
+def _banded(n_in: int, n_out: int, mode: str, antialias: bool, out: slice, device: torch.device
+            ) -> tuple[Tensor, slice]:
+    """[k, n'] weights of the output pixels `out` over the n' input pixels they read, and those pixels."""
+    index, weight = axis_taps(n_in, n_out, mode, antialias, range(n_out)[out])
+    lo, hi = int(index.min()), int(index.max()) + 1
+    dense = torch.zeros(index.shape[0], hi - lo, dtype=torch.float32).scatter_add_(1, index - lo, weight)
+    return dense.to(device), slice(lo, hi)
 
 
 def resize_window_hwc(x: Tensor, height: int, width: int, rows: slice, cols: slice, mode: str) -> Tensor:
     """resize_hwc(x, height, width, mode)[:, rows, cols], computing only that window.
 
-    Every resample mode is separable and linear, so the window is W_rows @ x @ W_cols^T with the
-    weights read off the resize of unit impulses (equal to the full resize up to float rounding).
-    A window of more than half the output is resized whole and sliced, which is then cheaper.
+    Every resample mode is separable and linear, so the window is W_rows @ x @ W_cols^T with each
+    axis's weights as F.interpolate computes them (resample_taps; equal to the full resize up to
+    float rounding). A window of more than half the output is resized whole and sliced, which is then cheaper.
     """
     if mode not in RESAMPLE_MODES:
         raise ValueError(f"resample must be one of {RESAMPLE_MODES}, got {mode!r}")
@@ -60,8 +54,8 @@ def resize_window_hwc(x: Tensor, height: int, width: int, rows: slice, cols: sli
     if (h, w) == (height, width) or win_h * win_w * 2 > height * width:
         return resize_hwc(x, height, width, mode)[:, rows, cols]
     antialias = height < h or width < w
-    wy, ys = _support(_resize_weights(h, height, mode, antialias, x.device)[rows])
-    wx, xs = _support(_resize_weights(w, width, mode, antialias, x.device)[cols])
+    wy, ys = _banded(h, height, mode, antialias, rows, x.device)
+    wx, xs = _banded(w, width, mode, antialias, cols, x.device)
     work = x[:, ys, xs].float().permute(0, 3, 1, 2)  # [N,C,h',w']
     out = torch.matmul(torch.matmul(wy, work), wx.transpose(0, 1)).permute(0, 2, 3, 1)
     if mode == "bicubic":

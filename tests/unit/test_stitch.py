@@ -188,7 +188,7 @@ def test_batch_one_masks_broadcast_over_images() -> None:
 
 
 @pytest.mark.parametrize("resample", ["bicubic", "bilinear", "area", "nearest-exact"])
-@pytest.mark.parametrize("size", [(300, 200), (90, 60)])
+@pytest.mark.parametrize("size", [(300, 200), (90, 60), (30, 20), (100, 30)])  # up, up, down, up + down
 def test_resize_window_equals_the_full_resize_sliced(resample, size) -> None:
     from fluxfill_inpainter.crop_stitch import resize_hwc, resize_window_hwc
 
