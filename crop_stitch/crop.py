@@ -49,14 +49,18 @@ def crop_region(images: Tensor, masks: Sequence[Tensor | MaskWindows], region: R
     """The box of one region at original resolution: image [bh,bw,C] and each mask [bh,bw].
 
     The image is padded with `pad_mode` where the box leaves the image; masks are 0 there and
-    outside the region's own mask_box.
+    outside the region's own mask_box (only that part of them is read).
     """
     h, w = images.shape[1], images.shape[2]
     x0, y0, x1, y1 = region.box
     b = region.image_index
     windows = [MaskWindows.of(m) for m in masks]
-    keep = owned_mask(region, y0, y1, x0, x1, windows[0].values[0])
-    cropped = [m.read(b, y0, y1, x0, x1) * keep for m in windows]
+    mx0, my0, mx1, my1 = region.mask_box
+    ox0, oy0, ox1, oy1 = max(x0, mx0), max(y0, my0), min(x1, mx1), min(y1, my1)
+    cropped = [windows[0].values[0].new_zeros(y1 - y0, x1 - x0) for _ in windows]
+    if ox1 > ox0 and oy1 > oy0:
+        for out, m in zip(cropped, windows, strict=True):
+            out[oy0 - y0:oy1 - y0, ox0 - x0:ox1 - x0] = m.read(b, oy0, oy1, ox0, ox1)
     if region.pad == (0, 0, 0, 0):
         return images[b, y0:y1, x0:x1], cropped
     yi = padded_index(y0, y1, h, pad_mode, images.device)
