@@ -27,10 +27,10 @@ from .common import RESULTS, machine_info
 from .monitor import Caps, run_case
 
 FULL = dict(sizes=[1024, 2048], mask=256, steps=4, target_mp=0.25, min_side=512, min_crop=512,
-            b2_size=4096, b2_runs=7, b3_n=4, b3_crop=512, b3_rounds=2, b4_size=8192, b4_mask=128,
+            b2_size=4096, b2_runs=7, b2_steps=2, b3_n=4, b3_crop=512, b3_rounds=2, b4_size=8192, b4_mask=128,
             time_cap_min=20.0)
 QUICK = dict(sizes=[256, 512], mask=64, steps=1, target_mp=0.0164, min_side=128, min_crop=128,
-             b2_size=1024, b2_runs=3, b3_n=4, b3_crop=128, b3_rounds=1, b4_size=2048, b4_mask=64,
+             b2_size=1024, b2_runs=3, b2_steps=1, b3_n=4, b3_crop=128, b3_rounds=1, b4_size=2048, b4_mask=64,
              time_cap_min=5.0)
 
 
@@ -147,6 +147,12 @@ class Run:
         self.results["b2"]["flat"] = overhead.run_flat(sizes, max(1, cfg["b2_runs"] // 2), cfg["target_mp"],
                                                        cfg["min_side"], cfg["min_crop"])
         print(f"    same mask, {sizes[0]}² vs {sizes[1]}²: {self.results['b2']['flat']}", flush=True)
+        self.save()
+        # one sampling step of this same job (the node on B2's image and mask: its crops, its batches)
+        args = image_case_args(cfg, "ours", cfg["b2_size"], 0) + [
+            "--scene", "three-regions", "--steps", str(cfg.get("b2_steps", 2))]
+        self.results["b2"]["step_case"] = self.case("B2", f"b2-step-{cfg['b2_size']}", args,
+                                                    {"pipeline": "ours", "size": cfg["b2_size"]})
         self.save()
 
     def b3(self) -> None:

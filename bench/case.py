@@ -1,6 +1,7 @@
 """One benchmark case in its own process, so its peak RSS is its own.
 
     python -m bench.case --pipeline ours|stock|batch --size 1024 --mask 256 --steps 4 --out case.json
+    python -m bench.case --pipeline ours --scene three-regions --size 4096 --steps 2 --out case.json  # B2's step
 
 ours:  FluxFill Inpainter (crop -> inpaint -> stitch) on the whole image.
 stock: CLIPTextEncode, FluxGuidance, ConditioningZeroOut, InpaintModelConditioning,
@@ -260,8 +261,13 @@ def run(args: argparse.Namespace) -> dict:
     instrument(timer, models[1], models[2])
     image = mask = None
     if args.pipeline != "batch":
-        record.update(size=args.size, mask=args.mask)
-        image, mask = make_scene(args.size, args.mask, seed=args.seed)
+        record.update(size=args.size, mask=args.mask, scene=args.scene)
+        if args.scene == "three-regions":
+            from .overhead import three_regions
+
+            image, mask = three_regions(args.size, torch.device("cpu"))
+        else:
+            image, mask = make_scene(args.size, args.mask, seed=args.seed)
         image, mask = image.to(comfy.model_management.intermediate_device()), mask
         record["input_mb"] = round(tensor_mb(image, mask), 1)
     else:
@@ -305,6 +311,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, required=True, help="JSON file to write")
     p.add_argument("--size", type=int, default=1024, help="square image side (ours/stock)")
     p.add_argument("--mask", type=int, default=256, help="side of the centred square mask")
+    p.add_argument("--scene", choices=["square", "three-regions"], default="square",
+                   help="square: one centred mask; three-regions: B2's three blobs (--mask unused)")
     p.add_argument("--steps", type=int, default=4)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--target-mp", type=float, default=0.25, help="our node's target_megapixels")
