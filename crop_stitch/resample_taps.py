@@ -77,8 +77,8 @@ def _impulse_taps(n_in: int, n_out: int, mode: str, out: Tensor) -> tuple[Tensor
     eye = torch.eye(n_in, dtype=torch.float32)[None, :, None, :]
     dense = F.interpolate(eye, size=(1, n_out), mode=mode)[0, :, 0, :].transpose(0, 1)[out]  # [k, n_in]
     nonzero = dense != 0
-    first = torch.where(nonzero.any(dim=1), nonzero.float().argmax(dim=1), torch.zeros_like(out))
-    last = n_in - 1 - nonzero.flip(1).float().argmax(dim=1)
+    first = nonzero.float().argmax(dim=1)
+    last = torch.where(nonzero.any(dim=1), n_in - 1 - nonzero.flip(1).float().argmax(dim=1), first)
     taps = max(1, int((last - first).max()) + 1)
     index = (first[:, None] + torch.arange(taps)[None, :]).clamp(max=n_in - 1)
     weight = torch.gather(dense, 1, index)

@@ -18,7 +18,9 @@ def resize_hwc(x: Tensor, height: int, width: int, mode: str) -> Tensor:
     if x.shape[1] == height and x.shape[2] == width:
         return x.clone()
     work = x if x.dtype in (torch.float32, torch.float64) else x.float()
-    work = work.permute(0, 3, 1, 2).contiguous()  # channels-first memory: torch's kernels run faster on it
+    work = work.permute(0, 3, 1, 2)
+    if x.shape[1] * x.shape[2] < height * width:  # enlarging: torch's kernels run faster on channels-first memory,
+        work = work.contiguous()  # and copying the smaller input costs less than that saves
     if mode in ("bicubic", "bilinear"):
         down = height < x.shape[1] or width < x.shape[2]
         work = F.interpolate(
