@@ -1,9 +1,8 @@
 """Per-axis resampling taps (input indices and weights) as torch's F.interpolate computes them, for
-a range of output pixels only, and their application along one axis of an [N,H,W,C] tensor.
+a range of output pixels only: what resizing a window of an image needs, without resizing anything.
 
 Bicubic and bilinear (with and without antialias, align_corners=False) follow the formulas of
-ATen's upsample kernels; other modes read the weights off the resize of unit impulses. Applying
-the taps costs taps × window, where a dense matrix product would cost input × window.
+ATen's upsample kernels; other modes read the weights off the resize of unit impulses.
 """
 
 from __future__ import annotations
@@ -98,13 +97,3 @@ def axis_taps(n_in: int, n_out: int, mode: str, antialias: bool, out: range,
         index, weight = _impulse_taps(n_in, n_out, mode, positions)
     return index.to(device), weight.to(device=device, dtype=torch.float32)
 
-
-def apply_taps(x: Tensor, index: Tensor, weight: Tensor, dim: int) -> Tensor:
-    """Σ_t weight[:, t] · x.index_select(dim, index[:, t]): x resampled along `dim` (float32)."""
-    shape = [1] * x.dim()
-    shape[dim] = index.shape[0]
-    acc = None
-    for t in range(index.shape[1]):
-        term = x.index_select(dim, index[:, t]) * weight[:, t].reshape(shape)
-        acc = term if acc is None else acc.add_(term)
-    return acc
