@@ -27,6 +27,7 @@ def _cubic_far(x: Tensor, a: float) -> Tensor:
 
 def _plain_taps(n_in: int, n_out: int, mode: str, out: Tensor) -> tuple[Tensor, Tensor]:
     """Taps of bicubic/bilinear without antialias: source = scale·(i+½)−½, edge indices clamped."""
+    # ATen: a float32 scale, and scale·(i+½)−½ rounded once to float32 (its fused multiply-add)
     scale = torch.tensor(n_in / n_out, dtype=torch.float32).double()
     src = (scale * (out.double() + 0.5) - 0.5).float()
     if mode == "bilinear":
@@ -47,9 +48,7 @@ def _aa_filter(x: Tensor, mode: str) -> Tensor:
     x = x.abs()
     if mode == "bilinear":
         return (1 - x).clamp(min=0.0)
-    a = _CUBIC_A_AA
-    near = ((a + 2) * x - (a + 3)) * x * x + 1
-    far = (((x - 5) * x + 8) * x - 4) * a
+    near, far = _cubic_near(x, _CUBIC_A_AA), _cubic_far(x, _CUBIC_A_AA)
     return torch.where(x < 1, near, torch.where(x < 2, far, torch.zeros_like(x)))
 
 
