@@ -7,11 +7,12 @@ decided in nodes/family.py and passed in.
 
 from .differential import apply_differential_diffusion, differential_denoise_mask
 from .latent_prep import PreparedLatent, prepare_inpaint_latent, vae_downscale
-from .noise import SEED_SPACE, region_variant_noise, wrap_seed
+from .noise import SEED_SPACE, WrappingSeed, region_variant_noise, wrap_seed
 
 __all__ = [
     "SEED_SPACE",
     "PreparedLatent",
+    "WrappingSeed",
     "apply_differential_diffusion",
     "differential_denoise_mask",
     "prepare_inpaint_latent",

@@ -27,6 +27,25 @@ def wrap_seed(seed: int) -> int:
     return int(seed) % SEED_SPACE
 
 
+class WrappingSeed(int):
+    """A sampler call's seed whose sums stay modulo 2**64.
+
+    ComfyUI 0.8 seeds a CPU sampler's step noise with `seed + 1` (k_diffusion `default_noise_sampler`); at
+    the widget's top seed 2**64 - 1 that is out of torch's range and core KSampler fails. Given this int the
+    host's `seed + 1` wraps to 0: the host's own rule taken modulo 2**64, unchanged for every lower seed.
+    """
+
+    def __new__(cls, seed: int) -> WrappingSeed:
+        return super().__new__(cls, wrap_seed(seed))
+
+    def __add__(self, other: object) -> WrappingSeed | int:
+        if isinstance(other, int) and not isinstance(other, bool):
+            return WrappingSeed(int(self) + other)
+        return super().__add__(other)
+
+    __radd__ = __add__
+
+
 def region_variant_noise(shapes: list[tuple[int, ...]], seed: int, variants: int) -> list[Tensor]:
     """Noise [variants, C, h, w] (float32, on the CPU) per region, for regions of latent shape (1,C,h,w).
 

@@ -15,7 +15,7 @@ import comfy.utils
 import latent_preview
 import torch
 
-from ..diff_attention import apply_differential_diffusion, region_variant_noise, wrap_seed
+from ..diff_attention import WrappingSeed, apply_differential_diffusion, region_variant_noise
 from .control import control_rows
 from .model_patch import with_patch_rows
 from .types import PreparedGroup, SamplerSettings
@@ -131,7 +131,7 @@ def sample_groups(model, groups: list[PreparedGroup], settings: SamplerSettings,
                 settings.sampler_name, settings.scheduler,
                 _select_rows(g.positive, rows, batch), _select_rows(g.negative, rows, batch), latent_image[rows],
                 denoise=settings.denoise, noise_mask=None if noise_mask is None else noise_mask[rows],
-                seed=wrap_seed(settings.seed + offset), callback=_progress_callback(model, progress),
+                seed=WrappingSeed(settings.seed + offset), callback=_progress_callback(model, progress),
                 disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED).to(samples.dtype)
             progress.done += settings.steps
         out.append(samples)

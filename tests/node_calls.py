@@ -57,7 +57,7 @@ class SamplerSpy:
         import comfy.sample
 
         self.calls: list[dict] = []
-        real = comfy.sample.sample
+        self.real = real = comfy.sample.sample
 
         def spy(model, noise, steps, cfg, sampler_name, scheduler, positive, negative, latent_image, **kw):
             out = real(model, noise, steps, cfg, sampler_name, scheduler, positive, negative, latent_image, **kw)

@@ -47,3 +47,16 @@ def test_rejects_bad_arguments(bad: dict) -> None:
 
 def test_empty_plan() -> None:
     assert region_variant_noise([], seed=0, variants=3) == []
+
+
+def test_wrapping_seed_sums_stay_in_torchs_seed_range() -> None:
+    from fluxfill_inpainter.diff_attention import WrappingSeed
+
+    top = WrappingSeed(2**64 - 1)
+    assert top == 2**64 - 1 and isinstance(top, int)
+    assert top + 1 == 0 and 1 + top == 0 and WrappingSeed(2**64 + 5) == 5
+    seed = WrappingSeed(2**64 - 1)
+    seed += 1  # what ComfyUI 0.8's CPU step noise does to the call's seed
+    g = torch.Generator().manual_seed(seed)
+    assert torch.equal(torch.randn(3, generator=g), torch.randn(3, generator=torch.Generator().manual_seed(0)))
+    assert WrappingSeed(7) + 1 == 8 and WrappingSeed(7) + 0.5 == 7.5  # below the top: plain arithmetic
