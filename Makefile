@@ -1,6 +1,10 @@
 # Two commands for a fresh machine: `make test` and `make demo` (see README.md).
+# HOST picks the ComfyUI host of `make demo`, `make bench` and `make lint` (default: the newest, 0.8.0);
+# `make test` runs every host (TEST_HOSTS=0.8.0 for one).
 PY ?= python3
-VENV_PY := .venv/bin/python
+HOST ?= 0.8.0
+TEST_HOSTS ?= 0.3.75,0.8.0
+HOST_PY = .hosts/$(HOST)/venv/bin/python
 PYTEST_ARGS ?=
 
 .PHONY: host test lint demo bench clean-host
@@ -9,16 +13,16 @@ host:
 	$(PY) scripts/host.py
 
 lint: host
-	$(VENV_PY) -m ruff check .
+	$(HOST_PY) -m ruff check .
 
 test: lint
-	$(VENV_PY) -m pytest $(PYTEST_ARGS)
+	$(HOST_PY) scripts/run_tests.py --hosts $(TEST_HOSTS) $(if $(PYTEST_ARGS),-- $(PYTEST_ARGS))
 
 demo: host
-	$(VENV_PY) scripts/demo.py
+	$(HOST_PY) scripts/demo.py
 
 bench: host
-	$(VENV_PY) -m bench run
+	$(HOST_PY) -m bench run
 
 clean-host:
-	rm -rf .venv .comfyui .host .cache
+	rm -rf .hosts .cache .venv .comfyui .host

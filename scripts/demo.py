@@ -1,7 +1,8 @@
 """`make demo`: start ComfyUI with the pack on 127.0.0.1:8188, queue the bundled example workflow over
 the HTTP API, write the result to output/, and leave the server running for the browser.
 
-With real Flux Fill weights in the base directory's models/ (flux1-fill-dev, ae, clip_l, t5xxl) it
+It runs on the host whose venv runs it (`make demo`: ComfyUI 0.8.0, `make demo HOST=0.3.75` the oldest
+supported). With real Flux Fill weights in the base directory's models/ (flux1-fill-dev, ae, clip_l, t5xxl) it
 uses them. Without, it generates tiny random-weight models: the pipeline runs for real, but the
 pixels it paints are noise.
 """
@@ -56,7 +57,7 @@ def demo_inputs() -> tuple[bytes, str]:
 def main() -> None:
     import requests
 
-    base = REPO / ".host" / "base"
+    base = comfyui_path().parent / "base"  # .hosts/<version>/base beside the host's ComfyUI tree
     external = os.environ.get("COMFYUI_PATH")
     model_dirs = [base / "models"] + ([comfyui_path() / "models"] if external else [])
     real = find_real_weights(model_dirs)

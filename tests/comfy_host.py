@@ -25,11 +25,21 @@ MODEL_CACHE = REPO / ".cache" / "tiny_models"
 
 
 def comfyui_path() -> Path:
+    """The ComfyUI tree under test: `$COMFYUI_PATH`, else the tree of the host whose venv runs this Python
+    (`.hosts/<version>/venv` beside `.hosts/<version>/ComfyUI`, as scripts/host.py builds them)."""
     external = os.environ.get("COMFYUI_PATH")
-    path = Path(external).expanduser().resolve() if external else REPO / ".comfyui"
+    path = Path(external).expanduser().resolve() if external else Path(sys.prefix).resolve().parent / "ComfyUI"
     if not (path / "main.py").exists():
-        raise RuntimeError(f"no ComfyUI at {path}: run `python3 scripts/host.py` (or set COMFYUI_PATH)")
+        raise RuntimeError(f"no ComfyUI at {path}: run the tests with a host's Python "
+                           "(`make test`, or .hosts/<version>/venv/bin/python -m pytest) or set COMFYUI_PATH")
     return path
+
+
+def comfyui_version() -> tuple[int, ...]:
+    """The version of the tree under test, e.g. (0, 8, 0), from its comfyui_version.py."""
+    text = (comfyui_path() / "comfyui_version.py").read_text()
+    value = text.split("__version__", 1)[1].split("=", 1)[1].split("\n", 1)[0].strip().strip("\"'")
+    return tuple(int(part) for part in value.split(".")[:3])
 
 
 def make_base_dir(base: Path, models: Path | None = MODEL_CACHE) -> Path:

@@ -1,9 +1,9 @@
 """Fixtures for the browser tests: the system Chromium (via Playwright) against a real ComfyUI server.
 
-Every test module runs once per frontend configuration (frontend.FRONTEND_CONFIGS: the frontend
-ComfyUI 0.3.75 pins, classic; the newest one, classic and with Nodes 2.0). One server per frontend
-version serves the whole session (`--front-end-root` for the newest); the renderer is a user
-setting, written over HTTP before the module's page opens.
+Every test module runs once per frontend configuration of the host under test (frontend.FRONTEND_CONFIGS:
+on ComfyUI 0.3.75 the 1.32.9 it pins, classic; on 0.8.0 the 1.35.9 it pins, classic, and the newest one,
+classic and with Nodes 2.0). One server per frontend version serves the whole session (`--front-end-root`
+for the newest); the renderer is a user setting, written over HTTP before the module's page opens.
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from host import NEWEST_FRONTEND, PINNED_FRONTEND, frontend_root
+from comfy_host import comfyui_path, comfyui_version
+from host import NEWEST_FRONTEND, frontend_root, pinned_frontend
 
 PACK_MODULE = "custom_nodes.fluxfill_inpainter"
 PACK_FOLDER = "fluxfill_inpainter"
@@ -48,7 +49,7 @@ class FrontendConfig:
 
     def server_args(self) -> list[str]:
         """`--front-end-root` for a frontend outside the venv (none for the one ComfyUI pins)."""
-        root = frontend_root(self.version)
+        root = frontend_root(self.version, comfyui_path())
         if root is None:
             return []
         if not (root / "index.html").exists():
@@ -56,8 +57,12 @@ class FrontendConfig:
         return ["--front-end-root", str(root)]
 
 
-FRONTEND_CONFIGS = (FrontendConfig(PINNED_FRONTEND, False), FrontendConfig(NEWEST_FRONTEND, False),
-                    FrontendConfig(NEWEST_FRONTEND, True))
+PINNED_FRONTEND = pinned_frontend(comfyui_path())  # 1.32.9 on ComfyUI 0.3.75, 1.35.9 on 0.8.0
+PINNED_CONFIG = FrontendConfig(PINNED_FRONTEND, False)
+NEWEST_CONFIGS = (FrontendConfig(NEWEST_FRONTEND, False), FrontendConfig(NEWEST_FRONTEND, True))
+# The oldest host runs the frontend it pins; the newest host runs its pinned one and the newest frontend
+# with Nodes 2.0 off and on (a newer frontend on the old backend would repeat the newest host's modules).
+FRONTEND_CONFIGS = (PINNED_CONFIG,) if comfyui_version() < (0, 8, 0) else (PINNED_CONFIG, *NEWEST_CONFIGS)
 
 CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

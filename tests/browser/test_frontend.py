@@ -1,7 +1,7 @@
 """The pack in the real ComfyUI frontend, in headless Chromium, against a real server: it loads,
 registers its nodes, round-trips the example workflows, serves its help and templates.
 
-The module runs once per frontend configuration (conftest: 1.32.9 classic, 1.58.1 classic, 1.58.1
+The module runs once per frontend configuration of the host (conftest: its pinned one classic, 1.58.1 classic, 1.58.1
 with Nodes 2.0). Every test gets the module's page (see conftest.app_page), which fails the test on
 uncaught page errors and on console errors that name the pack.
 """

@@ -1,7 +1,7 @@
 """The pack's widget rules in the real ComfyUI frontend: option widgets hide and show without shifting
 widgets_values, in both renderers, across frontend versions and inside subgraphs.
 
-The module runs once per frontend configuration (conftest: 1.32.9 classic, 1.58.1 classic, 1.58.1
+The module runs once per frontend configuration of the host (conftest: its pinned one classic, 1.58.1 classic, 1.58.1
 with Nodes 2.0). Every test gets the module's page (see conftest.app_page), which fails the test on
 uncaught page errors and on console errors that name the pack.
 """
@@ -167,11 +167,12 @@ def test_option_widgets_hide_in_nodes_2_renderer_switched_on_in_the_page(app_pag
         app_page.evaluate('app.extensionManager.setting.set("Comfy.VueNodes.Enabled", false)')
 
 def test_workflow_saved_in_newest_frontend_reloads_in_pinned_and_back(app_page, browser, frontend_servers):
-    """A workflow saved in 1.58.1 (rules hiding widgets) loads in 1.32.9 with the same widgets_values and
-    hidden widgets; saved there and loaded back in 1.58.1, widgets_values and widgets_values_named match."""
-    newest, pinned = frontend.FRONTEND_CONFIGS[1], frontend.FRONTEND_CONFIGS[0]
+    """A workflow saved in 1.58.1 (rules hiding widgets) loads in the host's pinned frontend with the same
+    widgets_values and hidden widgets; saved there and loaded back in 1.58.1, widgets_values and
+    widgets_values_named match."""
+    newest, pinned = frontend.NEWEST_CONFIGS[0], frontend.PINNED_CONFIG
     if app_page.config != newest:
-        pytest.skip("runs once, from the 1.58.1 classic module, against both frontends' servers")
+        pytest.skip("runs once, from the 1.58.1 classic module (on the newest host), against both frontends")
     ffi = ("FFI_FluxFillInpainter", "FFI_InpaintOptions")
     workflow = json.loads((REPO / "example_workflows" / "flux_fill_object_removal.json").read_text())
     assert app_page.load_workflow(workflow, "round_trip.json") == []
