@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from tiny_models import CLIP_CONTEXT_DIM, link_models, write_cached
+from tiny_models import CLIP_CONTEXT_DIM, host_params, link_models, write_cached
 
 # Bump when the generated weights change, so caches are rebuilt.
 WEIGHTS_VERSION = "1"
@@ -99,7 +99,8 @@ def chroma_state_dict(seed: int) -> dict[str, torch.Tensor]:
     import comfy.ldm.chroma.model
     import comfy.ops
 
-    config = {k: v for k, v in CHROMA_CONFIG.items() if k != "image_model"}
+    config = host_params("chroma", {k: v for k, v in CHROMA_CONFIG.items() if k != "image_model"},
+                         txt_ids_dims=[], vec_in_dim=None)
     model = comfy.ldm.chroma.model.Chroma(dtype=torch.bfloat16, device="meta",
                                           operations=comfy.ops.disable_weight_init, **config)
     return fp8_state_dict(model, seed)

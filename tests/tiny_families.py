@@ -9,7 +9,14 @@ Conditioning matches each model's text width (`context_dim`), so tests pass it t
 from __future__ import annotations
 
 import torch
-from tiny_models import CLIP_CONTEXT_DIM, FLUX_VAE_DDCONFIG, random_state_dict, small_flux_patcher, small_flux_vae
+from tiny_models import (
+    CLIP_CONTEXT_DIM,
+    FLUX_VAE_DDCONFIG,
+    host_params,
+    random_state_dict,
+    small_flux_patcher,
+    small_flux_vae,
+)
 
 CONTEXT = CLIP_CONTEXT_DIM  # every small model reads 768-wide tokens, as the tiny CLIP-L gives
 
@@ -33,11 +40,11 @@ def small_patcher(config_name: str, unet_config: dict, seed: int, after_init: di
                                             offload_device=comfy.model_management.unet_offload_device())
 
 
-def _flux_like(**kw) -> dict:
+def _flux_like(txt_ids_dims: list[int] | None = None, **kw) -> dict:
     base = dict(in_channels=16, out_channels=16, vec_in_dim=CONTEXT, context_in_dim=CONTEXT, hidden_size=64,
                 mlp_ratio=2.0, num_heads=2, depth=1, depth_single_blocks=1, axes_dim=[8, 12, 12], theta=10000,
                 patch_size=2, qkv_bias=True, guidance_embed=True)
-    return base | kw
+    return host_params("flux", base | kw, txt_ids_dims=txt_ids_dims or [])
 
 
 def flux_dev():
@@ -49,7 +56,8 @@ def flux2():
     """FLUX.2 layout: 128-channel latents, patch 1, 4 rope axes, global modulation."""
     cfg = _flux_like(image_model="flux2", in_channels=128, out_channels=128, patch_size=1, axes_dim=[8, 8, 8, 8],
                      mlp_ratio=3.0, theta=2000, global_modulation=True, vec_in_dim=None, mlp_silu_act=True,
-                     qkv_bias=False, ops_bias=False, default_ref_method="index", ref_index_scale=10.0)
+                     qkv_bias=False, ops_bias=False, default_ref_method="index", ref_index_scale=10.0,
+                     txt_ids_dims=[3])
     return small_patcher("Flux2", cfg, seed=22)
 
 
@@ -57,7 +65,7 @@ def chroma():
     cfg = dict(image_model="chroma", in_channels=64, out_channels=64, context_in_dim=CONTEXT, hidden_size=64,
                mlp_ratio=2.0, num_heads=2, depth=1, depth_single_blocks=1, axes_dim=[8, 12, 12], theta=10000,
                patch_size=2, qkv_bias=True, in_dim=64, out_dim=64, hidden_dim=64, n_layers=1)
-    return small_patcher("Chroma", cfg, seed=23)
+    return small_patcher("Chroma", host_params("chroma", cfg, txt_ids_dims=[], vec_in_dim=None), seed=23)
 
 
 def z_image():

@@ -44,14 +44,28 @@ MODEL_FOLDERS = {
 }
 
 
+def host_params(params: str, config: dict, **newer) -> dict:
+    """`config` plus the entries of `newer` that this host's params dataclass (`flux` FluxParams, `chroma`
+    ChromaParams) has: fields later ComfyUI added (0.8.0: `txt_ids_dims`; Chroma's `vec_in_dim`), with the
+    values the host's own model detection gives the real models."""
+    import dataclasses
+
+    import comfy.ldm.chroma.model
+    import comfy.ldm.flux.model
+
+    cls = {"flux": comfy.ldm.flux.model.FluxParams, "chroma": comfy.ldm.chroma.model.ChromaParams}[params]
+    fields = {f.name for f in dataclasses.fields(cls)}
+    return config | {k: v for k, v in newer.items() if k in fields}
+
+
 def flux_kwargs(in_channels: int, hidden: int = 3072, heads: int = 24,
                 axes_dim: tuple[int, ...] = (16, 56, 56), context_dim: int = CLIP_CONTEXT_DIM) -> dict:
-    return dict(
+    return host_params("flux", dict(
         image_model="flux", in_channels=in_channels, out_channels=16, vec_in_dim=CLIP_CONTEXT_DIM,
         context_in_dim=context_dim, hidden_size=hidden, mlp_ratio=4.0, num_heads=heads, depth=1,
         depth_single_blocks=1, axes_dim=list(axes_dim), theta=10000, patch_size=2, qkv_bias=True,
         guidance_embed=True,
-    )
+    ), txt_ids_dims=[])
 
 
 FLUX_VAE_DDCONFIG = {
