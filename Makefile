@@ -3,7 +3,7 @@ PY ?= python3
 VENV_PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: host test lint demo bench clean-host
+.PHONY: host test lint demo bench gpu-bundle gpu-check clean-host
 
 host:
 	$(PY) scripts/host.py
@@ -19,6 +19,14 @@ demo: host
 
 bench: host
 	$(VENV_PY) -m bench run
+
+# GPU check (README, Development): the bundle is built here; gpu-check runs on the device machine (its python3,
+# no host build there) and, without CUDA, here with the CUDA parts reported as skipped.
+gpu-bundle: host
+	$(VENV_PY) -m bench.gpu_bundle
+
+gpu-check:
+	$(if $(wildcard $(VENV_PY)),$(VENV_PY),python3) -m bench.gpu_check
 
 clean-host:
 	rm -rf .venv .comfyui .host .cache
