@@ -86,7 +86,7 @@ def extract_tree(archive: Path, root: Path | None = None) -> Path:
 def pack_tree(tree: Path, dest: Path) -> int:
     """Write `tree` as dest (.tar.gz, top folder `ComfyUI/`), byte-identical for identical trees; returns files."""
     count = 0
-    with open(dest, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=9) as gz, \
+    with open(dest, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0, compresslevel=9) as gz, \
             tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for folder, dirs, files in os.walk(tree):
             dirs[:] = sorted(d for d in dirs if d not in SKIP_NAMES)
