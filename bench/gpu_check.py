@@ -175,7 +175,8 @@ def skipped_note(parts: list[dict]) -> str:
     tests = sum(t["outcome"] == "skipped" for p in parts for t in p.get("tests", []))
     runs = sum(1 for p in parts if p.get("tests") and p["status"] == "skipped")
     rows = sum(1 for p in parts if p["name"] in gpu_rows.RUNNERS and p["status"] == "skipped")
-    return f"the CUDA parts were skipped ({NO_CUDA}): {tests} CUDA tests in {runs} host runs, {rows} GPU rows."
+    what = [f"{tests} CUDA tests in {runs} host run{'s' * (runs != 1)}"] + [f"{rows} GPU rows"] * bool(rows)
+    return f"the CUDA parts were skipped ({NO_CUDA}): {', '.join(what)}."
 
 
 def out_dir(explicit: Path | None) -> Path:
