@@ -40,3 +40,30 @@ def test_comfyui_parses_its_arguments_without_cpu_for_the_gpu(tmp_path: Path) ->
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split()[-3:] == ["True", "False", str(tmp_path)]
+
+
+def test_the_bundle_wheels_this_python_lacks_are_installed_offline_and_put_on_the_path(tmp_path: Path,
+                                                                                      monkeypatch) -> None:
+    import zipfile
+
+    from conftest import register_package
+
+    register_package("bench", REPO / "bench")
+    from bench.gpu_check import install_wheels
+
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    info = "ffi_probe-1.0.dist-info"
+    with zipfile.ZipFile(wheels / "ffi_probe-1.0-py3-none-any.whl", "w") as whl:
+        whl.writestr("ffi_probe.py", "ANSWER = 42\n")
+        whl.writestr(f"{info}/METADATA", "Metadata-Version: 2.1\nName: ffi-probe\nVersion: 1.0\n")
+        whl.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        whl.writestr(f"{info}/RECORD", "")
+    (wheels / "ffi_probe2-1.0-cp399-cp399-manylinux_2_17_x86_64.whl").write_bytes(b"")  # no tag for this Python
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setenv("PYTHONPATH", "")
+    done = install_wheels(wheels, tmp_path / "site")
+    assert done["installed"] == ["ffi_probe-1.0-py3-none-any.whl"]
+    assert done["not_for_this_python"] == ["ffi-probe2==1.0 (no tag for this Python; installed: none)"]
+    assert (tmp_path / "site" / "ffi_probe.py").exists()
+    assert sys.path[0] == str(tmp_path / "site") and os.environ["PYTHONPATH"] == str(tmp_path / "site")
