@@ -7,7 +7,7 @@ TEST_HOSTS ?= 0.3.75,0.8.0
 HOST_PY = .hosts/$(HOST)/venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: host test lint demo bench clean-host
+.PHONY: host test lint demo bench gpu-bundle gpu-check clean-host
 
 host:
 	$(PY) scripts/host.py
@@ -23,6 +23,14 @@ demo: host
 
 bench: host
 	$(HOST_PY) -m bench run
+
+# GPU check (README, Development): the bundle is built here; gpu-check runs on the device machine (its python3,
+# no host build there) and, without CUDA, here with the CUDA parts reported as skipped.
+gpu-bundle: host
+	$(VENV_PY) -m bench.gpu_bundle
+
+gpu-check:
+	$(if $(wildcard $(VENV_PY)),$(VENV_PY),python3) -m bench.gpu_check
 
 clean-host:
 	rm -rf .hosts .cache .venv .comfyui .host

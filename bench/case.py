@@ -45,6 +45,9 @@ SAMPLER, SCHEDULER, CFG, GUIDANCE, PROMPT = "euler", "simple", 1.0, 30.0, "a red
 
 def boot() -> None:
     use_repo_imports()
+    from .cuda_host import install
+
+    install()  # on a CUDA machine, ComfyUI boots on the GPU (comfy_host always passes --cpu)
     from comfy_host import MODEL_CACHE, boot_comfy, make_base_dir
     from tiny_models import write_tiny_models
 
@@ -275,6 +278,8 @@ def run(args: argparse.Namespace) -> dict:
     record["peak_reset"] = reset_peak_rss()
     record["rss_start_mb"] = round(rss_mb(), 1)
     if device.type == "cuda":
+        torch.cuda.synchronize()
+        record["cuda_start_mb"] = round(torch.cuda.memory_allocated() / 1024**2, 1)  # the models and the inputs
         torch.cuda.reset_peak_memory_stats()
     write(args.out, record)
 
@@ -301,6 +306,7 @@ def run(args: argparse.Namespace) -> dict:
     record["extra_over_start_mb"] = round(record["peak_rss_mb"] - record["rss_start_mb"], 1)
     if device.type == "cuda":
         record["cuda_peak_mb"] = round(torch.cuda.max_memory_allocated() / 1024**2, 1)
+        record["cuda_extra_mb"] = round(record["cuda_peak_mb"] - record["cuda_start_mb"], 1)
     record["status"] = "ok"
     return record
 

@@ -1,6 +1,7 @@
-"""Device discipline on a CUDA host (skipped without one): the node's full-size tensors live on ComfyUI's
-intermediate device; after the Crop node and the Inpainter return, the GPU holds nothing more than the
-models it held before (a STITCHER is cached by ComfyUI, so it must not pin VRAM)."""
+"""Device discipline on a CUDA host (skipped without one; `make gpu-check` runs it on a lent GPU): the node's
+full-size tensors live on ComfyUI's intermediate device, its crops go to the GPU; after the Crop node and the
+Inpainter return, the GPU holds nothing more than the models it held before (a STITCHER is cached by ComfyUI,
+so it must not pin VRAM)."""
 
 from __future__ import annotations
 
@@ -72,3 +73,24 @@ def test_inpainter_leaves_nothing_full_size_on_the_gpu(comfy, small_models):
     home = mm.intermediate_device()
     assert out[0].device == home and out[2].device == home and out[1]["samples"].device == home
     assert out[0].shape == (2, SIDE, SIDE, 3)
+
+
+@cuda
+def test_inpainter_samples_crops_on_the_gpu(comfy, small_models, monkeypatch):
+    import comfy.model_management as mm
+    from fluxfill_inpainter.nodes import prepare
+
+    devices: list[torch.device] = []
+    crop_images = prepare.crop_images
+
+    def spy(*args, **kwargs):
+        batch = crop_images(*args, **kwargs)
+        devices.extend((batch.images.device, batch.inpaint.device, batch.denoise.device))
+        return batch
+
+    monkeypatch.setattr(prepare, "crop_images", spy)
+    image, mask = scene()
+    inpaint(small_models, image, mask, options=small_options(min_side=256, max_side=512), target_megapixels=0.25,
+            steps=1)
+    assert mm.get_torch_device().type == "cuda", "ComfyUI was booted on the CPU"
+    assert devices and all(d.type == "cuda" for d in devices)
