@@ -27,10 +27,10 @@ bench: host
 # GPU check (README, Development): the bundle is built here; gpu-check runs on the device machine (its python3,
 # no host build there) and, without CUDA, here with the CUDA parts reported as skipped.
 gpu-bundle: host
-	$(VENV_PY) -m bench.gpu_bundle
+	$(HOST_PY) -m bench.gpu_bundle
 
 gpu-check:
-	$(if $(wildcard $(VENV_PY)),$(VENV_PY),python3) -m bench.gpu_check
+	$(if $(wildcard $(HOST_PY)),$(HOST_PY),python3) -m bench.gpu_check
 
 clean-host:
 	rm -rf .hosts .cache .venv .comfyui .host

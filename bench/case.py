@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import time
 import traceback
 from pathlib import Path
@@ -45,9 +46,8 @@ SAMPLER, SCHEDULER, CFG, GUIDANCE, PROMPT = "euler", "simple", 1.0, 30.0, "a red
 
 def boot() -> None:
     use_repo_imports()
-    from .cuda_host import install
-
-    install()  # on a CUDA machine, ComfyUI boots on the GPU (comfy_host always passes --cpu)
+    if torch.cuda.is_available():  # ComfyUI's model management then runs on the GPU
+        os.environ.setdefault("FFI_TEST_DEVICE", "cuda")
     from comfy_host import MODEL_CACHE, boot_comfy, make_base_dir
     from tiny_models import write_tiny_models
 

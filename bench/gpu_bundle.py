@@ -1,6 +1,6 @@
 """`make gpu-bundle`: one git-ignored folder with what the device machine lacks for `make gpu-check`.
 
-    .venv/bin/python -m bench.gpu_bundle [--out .gpu_bundle] [--limit-mib 64]
+    make gpu-bundle       (.hosts/0.8.0/venv/bin/python -m bench.gpu_bundle [--out .gpu_bundle] [--limit-mib 64])
 
 The device tool sends the repository's tracked files plus the paths named in `carry`, 64 MiB in all; its
 image has Python 3.12 with torch + CUDA but no ComfyUI, and reaches no registry. The bundle holds:
@@ -42,13 +42,11 @@ class BundleTooLarge(ValueError):
 
 
 def comfyui_tree(version: str, repo: Path = REPO) -> Path:
-    """The ComfyUI tree of one host version: `.hosts/<version>/ComfyUI` when the host build made it; else, for
-    0.3.75, `.comfyui`; for 0.8.0, the shared archive (REPO/../shared/hosts) extracted into a temp folder."""
+    """The ComfyUI tree of one host version: `.hosts/<version>/ComfyUI` as scripts/host.py builds it; else, for
+    0.8.0, the shared archive (REPO/../shared/hosts) extracted into a temp folder."""
     staged = repo / ".hosts" / version / "ComfyUI"
     if (staged / "main.py").exists():
         return staged
-    if version == "0.3.75" and (repo / ".comfyui" / "main.py").exists():
-        return repo / ".comfyui"
     if version == "0.8.0" and (repo.parent / "shared" / SHARED_0_8_0).exists():
         return extract_tree(repo.parent / "shared" / SHARED_0_8_0)
     raise FileNotFoundError(f"no ComfyUI {version} tree: build the host (make host) or provide "

@@ -1,14 +1,14 @@
 """`make gpu-check`: in one command on a lent GPU, the CUDA tests on both hosts, then the GPU rows; JSON + Markdown.
 
     python3 -m bench.gpu_check                     # on the device: carry .gpu_bundle (make gpu-bundle here)
-    .venv/bin/python -m bench.gpu_check            # here / CI: the same script, CUDA parts reported as skipped
+    make gpu-check                                 # here / CI: the same script, CUDA parts reported as skipped
     python3 -m bench.gpu_check --quick             # small sizes, 1 step (a harness check)
-    .venv/bin/python -m bench.gpu_check --quick --rows-on-cpu   # also run the rows on the CPU (minutes)
+    .hosts/0.8.0/venv/bin/python -m bench.gpu_check --quick --rows-on-cpu   # the rows on the CPU (minutes)
 
 1. set-up: the bundle's wheels that this Python lacks go to a folder put on PYTHONPATH; its ComfyUI trees are
    extracted (without a bundle: this machine's packages and trees, as bench.gpu_bundle finds them);
 2. tests: tests/integration/test_device_discipline.py and tests/unit/test_crop_stitch_device.py under pytest, once
-   per host (COMFYUI_PATH), ComfyUI booted on the GPU (bench.cuda_host);
+   per host (COMFYUI_PATH), ComfyUI booted on the GPU (FFI_TEST_DEVICE=cuda, tests/comfy_host.py);
 3. rows: bench.gpu_rows on the first host.
 Every part is bounded by the time left of --budget-s. Writes gpu-check.json and gpu-check.md to $OUT when set (the
 device tool's return folder), else to bench/results/gpu-check-<stamp>/. Exit 0 when nothing failed or was left
@@ -127,8 +127,8 @@ def run_tests(version: str, tree: Path, work: Path, timeout: float) -> dict:
     part: dict[str, Any] = {"name": f"tests-{version}", "title": f"CUDA tests on ComfyUI {version}"}
     xml = work / f"pytest-{version}.xml"
     xml.unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "pytest", *CUDA_TESTS, "-p", "bench.cuda_host", "-q", "-rA", f"--junitxml={xml}"]
-    env = {**os.environ, "COMFYUI_PATH": str(tree)}
+    cmd = [sys.executable, "-m", "pytest", *CUDA_TESTS, "-q", "-rA", f"--junitxml={xml}"]
+    env = {**os.environ, "COMFYUI_PATH": str(tree), "FFI_TEST_DEVICE": "cuda" if cuda_available() else "cpu"}
     try:
         done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:

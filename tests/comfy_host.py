@@ -62,6 +62,13 @@ def make_base_dir(base: Path, models: Path | None = MODEL_CACHE) -> Path:
 _booted: Path | None = None
 
 
+def comfy_argv(base: Path) -> list[str]:
+    """ComfyUI's arguments for an in-process boot: on the CPU (`--cpu`), unless FFI_TEST_DEVICE=cuda asks for
+    the GPU (`make gpu-check`, the benchmarks on a CUDA machine), where model management then runs."""
+    device = [] if os.environ.get("FFI_TEST_DEVICE") == "cuda" else ["--cpu"]
+    return ["main.py", *device, "--base-directory", str(base)]
+
+
 def boot_comfy(base: Path) -> None:
     """Import ComfyUI in this process (CPU, args parsing on) with its built-in extra nodes loaded."""
     global _booted
@@ -71,7 +78,7 @@ def boot_comfy(base: Path) -> None:
     if comfy_dir not in sys.path:
         sys.path.insert(0, comfy_dir)
     saved_argv = sys.argv
-    sys.argv = ["main.py", "--cpu", "--base-directory", str(base)]
+    sys.argv = comfy_argv(base)
     try:
         # Import the tree's top-level `utils` package first, as main.py does: later imports put
         # comfy/ on sys.path, where comfy/utils.py would otherwise shadow it.
