@@ -10,7 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from comfy_host import comfyui_version
 from conftest import REPO
+
+# Tooling that does not depend on the host under test (gpu-check itself runs both hosts' trees): once, on the
+# newest host.
+pytestmark = pytest.mark.skipif(comfyui_version() < (0, 8, 0), reason="host-independent: runs on the newest host")
 
 
 def test_gpu_check_on_the_cpu_is_green_and_says_the_cuda_parts_were_skipped(tmp_path: Path) -> None:
