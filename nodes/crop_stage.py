@@ -24,7 +24,7 @@ from ..crop_stitch import (
     to_rgb,
 )
 from .inputs import check_image, check_mask
-from .options import InpaintOptions
+from .option_values import InpaintOptions
 
 log = logging.getLogger("fluxfill_inpainter")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import comfy.samplers
 from comfy_api.latest import io
 
-from .options import OptionsType, crop_widgets
+from .option_schema import OptionsType, crop_widgets
 from .pipeline import CropWidgets, Prompt, inpaint
 from .types import SamplerSettings
 

@@ -27,7 +27,7 @@ from .decode import collect_latents, decode_groups, empty_latent
 from .family import model_traits
 from .inputs import check_conditioning
 from .modes import crop_sizes, resolve_mode
-from .options import InpaintOptions
+from .option_values import InpaintOptions
 from .prepare import prepare_groups
 from .prompts import encode_prompts, with_guidance
 from .refine import estimated_steps, refine_pass
@@ -64,7 +64,7 @@ def inpaint(cls, node: str, model, vae, image: torch.Tensor, mask: torch.Tensor,
     options = options or InpaintOptions()
     options = options.with_main_widgets(
         context=crop.context, grow=crop.grow, feather=crop.feather, target_mp=crop.target_megapixels,
-        multiple=traits.multiple, preferred_sizes=crop_sizes(options.mode, traits))
+        ).for_model(traits.multiple, crop_sizes(options.mode, traits))
     stage = crop_stage(image, mask, options, node)
     variants, stitcher = settings.variants, stage.stitcher
     if stage.empty or settings.denoise <= 0:

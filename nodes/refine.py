@@ -21,7 +21,7 @@ from ..crop_stitch import GREY, CropPlan, resize_hwc
 from ..crop_stitch.sizing import snap
 from .crop_stage import CropStage, crop_images
 from .decode import decode_groups
-from .options import RefineSettings
+from .option_values import RefineSettings
 from .prepare import prepare_group
 from .sampling import MAX_ROWS_PER_CALL, Progress, sample_groups, sampler_calls
 from .types import ModelTraits, ModePlan, SamplerSettings
