@@ -273,7 +273,7 @@ def test_blur_prefill_replaces_the_masked_pixels_in_both_encodes(models, spy):
 
 
 def test_opencv_prefill_without_opencv_is_a_clear_error(models, spy):
-    from fluxfill_inpainter.crop_stitch import opencv_available
+    from fluxfill_inpainter.crop_stitch.prefill import opencv_available
 
     image = torch.rand(1, 48, 48, 3)
     mask = torch.zeros(1, 48, 48)
