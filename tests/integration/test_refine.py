@@ -154,7 +154,8 @@ def test_upscale_model_replaces_bicubic_in_the_refine_pass(small_models, spy, mo
         {k: torch.randn(v.shape, generator=generator) * 0.1 for k, v in shapes.items()}).eval()
     starts = []
     real = refine.prepare_refine_group
-    monkeypatch.setattr(refine, "prepare_refine_group", lambda *a, **kw: starts.append(kw["start"].clone()) or real(*a, **kw))
+    monkeypatch.setattr(refine, "prepare_refine_group",
+                        lambda *a, **kw: starts.append(kw["start"].clone()) or real(*a, **kw))
     image, mask = big_region(7)
     run(small_models, image, mask, refine_options(upscale_model=upscaler))
     first, second = spy.calls
