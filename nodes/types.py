@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-# Edit modes of Inpaint Options (the one list; nodes/options.py and nodes/modes.py read it).
+# Edit modes of Inpaint Options (the one list; nodes/option_schema.py, options.py and modes.py read it).
 INPAINT, CHANNEL_EDIT, SPATIAL_CONCAT, KONTEXT, REPAINT, REFERENCE = (
     "inpaint", "channel_edit", "spatial_concat", "kontext", "repaint", "reference")
 # 'kontext' stays in the list (saved workflows store the combo's value positionally); it means 'reference'.
