@@ -1,9 +1,5 @@
-"""Crop planned regions out of an IMAGE batch; the batch layout of crops between the nodes.
-
-Batch layout of crops between the nodes (the Stitch node's input, the Inpainter's latent output):
-variant-major, row j * R + r = variant j of region r, as ComfyUI's Repeat*Batch nodes lay out a
-batch of R crops repeated V times. `crops_by_region` and `variant_major` convert.
-"""
+"""Crop planned regions out of an IMAGE batch, resized to their group's target size (row orders of
+crops with variations: crop_stitch/layout.py)."""
 
 from __future__ import annotations
 
@@ -69,17 +65,19 @@ def crop_region(images: Tensor, masks: Sequence[Tensor | MaskWindows], region: R
 
 
 def crop_regions(images: Tensor, inpaint: Tensor | MaskWindows, denoise: Tensor | MaskWindows, plan: CropPlan,
-                 region_indices: list[int] | None = None, resample: str = "bicubic") -> CropBatch:
+                 region_indices: list[int] | None = None, resample: str = "bicubic",
+                 target: tuple[int, int] | None = None) -> CropBatch:
     """Crop the listed regions (default: all) and resize them to their shared target size.
 
     images [B,H,W,C]; inpaint/denoise [B,H,W] full-size or windowed (batch 1 broadcasts). All listed
-    regions must share one target (see CropPlan.groups_by_target), else ValueError. Masks are resized
-    bilinearly; the pad mode is the plan's.
+    regions must share one target (see CropPlan.groups_by_target), else ValueError; `target` (width,
+    height) overrides the plan's (the refine pass's larger size). Masks are resized bilinearly; the pad
+    mode is the plan's.
     """
     indices = list(range(len(plan.regions))) if region_indices is None else list(region_indices)
     if not indices:
         raise ValueError("crop_regions: no regions to crop (the plan or selection is empty)")
-    targets = {plan.regions[i].target for i in indices}
+    targets = {plan.regions[i].target for i in indices} if target is None else {tuple(target)}
     if len(targets) != 1:
         raise ValueError(
             f"crop_regions: regions {indices} have different target sizes {sorted(targets)}; "
@@ -98,17 +96,3 @@ def crop_regions(images: Tensor, inpaint: Tensor | MaskWindows, denoise: Tensor 
     stacked = torch.stack(out_masks)
     return CropBatch(images=torch.stack(out_img), inpaint=stacked[..., 0], denoise=stacked[..., 1],
                      region_indices=indices)
-
-
-def crops_by_region(batch: Tensor, regions: int) -> list[Tensor]:
-    """A variant-major batch [V*R,...] (row j*R + r) as R tensors [V,...], one per region."""
-    if regions < 1 or batch.shape[0] % regions:
-        raise ValueError(f"a batch of {batch.shape[0]} is not a whole number of variants of {regions} region(s)")
-    return [batch[r::regions] for r in range(regions)]
-
-
-def variant_major(per_region: Sequence[Tensor]) -> Tensor:
-    """R tensors [V,...] as one batch [V*R,...] with row j*R + r = variant j of region r."""
-    return torch.stack(list(per_region), dim=1).flatten(0, 1)
-
-

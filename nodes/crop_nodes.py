@@ -13,7 +13,8 @@ from ..crop_stitch import GREY, crops_by_region, prefill, resize_hwc, to_rgb
 from .crop_stage import CropStage, crop_images, crop_stage
 from .fill_model import crop_filler
 from .inputs import InputError, check_image
-from .options import InpaintOptions, OptionsType, crop_widgets
+from .option_schema import OptionsType, crop_widgets
+from .option_values import InpaintOptions
 from .types import INPAINT
 from .ui import regions_ui
 

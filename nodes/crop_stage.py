@@ -24,7 +24,7 @@ from ..crop_stitch import (
     to_rgb,
 )
 from .inputs import check_image, check_mask
-from .options import InpaintOptions
+from .option_values import InpaintOptions
 
 log = logging.getLogger("fluxfill_inpainter")
 
@@ -67,11 +67,12 @@ def crop_stage(image: torch.Tensor, mask: torch.Tensor, options: InpaintOptions,
                      composite_mask=prepared.composite, options=options)
 
 
-def crop_images(stage: CropStage, region_indices: list[int]) -> CropBatch:
-    """RGB crops of regions that share one target size, resized, with their masks, on the compute device."""
+def crop_images(stage: CropStage, region_indices: list[int], size: tuple[int, int] | None = None) -> CropBatch:
+    """RGB crops of regions that share one target size (or `size`, width x height), resized, with their
+    masks, on the compute device."""
     s = stage.stitcher
     batch = crop_regions(s.originals, stage.inpaint_mask, stage.denoise_mask, s.plan, region_indices,
-                         resample=stage.options.resample)
+                         resample=stage.options.resample, target=size)
     device = comfy.model_management.get_torch_device()
     return CropBatch(images=to_rgb(batch.images).to(device), inpaint=batch.inpaint.to(device),
                      denoise=batch.denoise.to(device), region_indices=batch.region_indices)

@@ -1,4 +1,5 @@
-"""Decode the sampled groups into per-region crops and collect the crop latents for the LATENT output."""
+"""Decode the sampled groups into per-region crops (region-major, the pipeline's one row order) and
+write the crop latents as the LATENT output (variant-major: the one conversion, here)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import comfy.utils
 import torch
 
 from ..crop_stitch import variant_major
-from .types import PreparedGroup
+from .types import PerRegion, PreparedGroup
 from .vae_io import decode_images
 
 
@@ -20,8 +21,9 @@ def stitched_part(images: torch.Tensor, samples: torch.Tensor, split: int) -> tu
 
 
 def decode_groups(vae, groups: list[PreparedGroup], sampled: list[torch.Tensor], variants: int
-                  ) -> tuple[dict[int, torch.Tensor], dict[int, torch.Tensor]]:
-    """Per region: decoded RGB crops [variants,h,w,3] on the intermediate device, and sampled latents."""
+                  ) -> tuple[PerRegion, PerRegion]:
+    """Per region: decoded RGB crops [variants,h,w,3] on the intermediate device, and sampled latents
+    (a group's rows r * variants + j are region r's variant j)."""
     home = comfy.model_management.intermediate_device()
     crops, latents = {}, {}
     for g, samples in zip(groups, sampled, strict=True):
@@ -36,7 +38,7 @@ def decode_groups(vae, groups: list[PreparedGroup], sampled: list[torch.Tensor],
     return crops, latents
 
 
-def collect_latents(latents: dict[int, torch.Tensor]) -> dict:
+def latent_output(latents: PerRegion) -> dict:
     """The sampled crop latents as one LATENT, variant-major (row j * R + r), like the Stitch node's input.
 
     Regions of different sizes are resized (bilinear) to the first region's latent size so they fit in

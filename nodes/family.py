@@ -29,7 +29,10 @@ PATH_CONCAT, PATH_REFERENCE, PATH_NOISE_MASK = "concat", "reference", "noise_mas
 
 @dataclass(frozen=True)
 class Family:
-    """One row of the family table."""
+    """One row of the family table. model_traits reads name, matches, path, guidance, reference_guidance,
+    real_negative and reference_sizes; cfg, steps, sampler, scheduler, native and template are the
+    template's defaults that README's table prints (tests/integration/test_families.py compares them),
+    kept for the node's automatic settings."""
 
     name: str
     matches: Callable[[object, str], bool]  # (model_base, inpaint kind) -> this row

@@ -21,7 +21,7 @@ import torch
 from comfy_api.latest import io
 
 from ..crop_stitch import FillGeometry, model_fill
-from .options import FillModelType
+from .option_schema import FillModelType
 
 log = logging.getLogger("fluxfill_inpainter")
 

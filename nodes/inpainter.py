@@ -5,9 +5,10 @@ from __future__ import annotations
 import comfy.samplers
 from comfy_api.latest import io
 
-from .options import OptionsType, crop_widgets
-from .pipeline import CropWidgets, Prompt, inpaint
-from .types import SamplerSettings
+from .option_schema import OptionsType, crop_widgets
+from .option_values import InpaintOptions
+from .pipeline import Prompt, inpaint
+from .types import Connected, SamplerSettings
 
 NODE = "FluxFill Inpainter"
 ModelPatch = io.Custom("MODEL_PATCH")  # core ModelPatchLoader's type
@@ -97,11 +98,15 @@ class FluxFillInpainter(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, model, text, vae, image, mask, seed, steps, cfg, sampler_name, scheduler, denoise,
-                noise_mask, batch_size, differential_attention, guidance, dd_strength, context, grow,
-                feather, target_megapixels, clip=None, condition=None, options=None, control_net=None,
-                model_patch=None) -> io.NodeOutput:
-        settings = SamplerSettings(seed, steps, cfg, sampler_name, scheduler, denoise, noise_mask, batch_size,
-                                   guidance, differential_attention, dd_strength)
-        return inpaint(cls, NODE, model, vae, image, mask, Prompt(text, clip, condition), settings,
-                       CropWidgets(context, grow, feather, target_megapixels), options, control_net, model_patch)
+    def execute(cls, model, vae, image, mask, options=None, **widgets) -> io.NodeOutput:
+        """`widgets`: the schema's other inputs by name (the sampler's, the crop's, the optional clip,
+        condition, control_net and model_patch)."""
+        w = widgets
+        settings = SamplerSettings(w["seed"], w["steps"], w["cfg"], w["sampler_name"], w["scheduler"], w["denoise"],
+                                   w["noise_mask"], w["batch_size"], w["guidance"], w["differential_attention"],
+                                   w["dd_strength"])
+        options = (options or InpaintOptions()).with_main_widgets(
+            context=w["context"], grow=w["grow"], feather=w["feather"], target_mp=w["target_megapixels"])
+        connected = Connected(model, vae, w.get("control_net"), w.get("model_patch"))
+        prompt = Prompt(w["text"], w.get("clip"), w.get("condition"))
+        return inpaint(cls, NODE, connected, image, mask, prompt, settings, options)

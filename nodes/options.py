@@ -1,223 +1,85 @@
-"""Inpaint Options: the settings users touch rarely, the widgets several nodes share, every option list."""
+"""The Inpaint Options node: its widgets' values (OptionWidgets) built into an InpaintOptions, with an
+error naming the widget that is wrong. The schema is nodes/option_schema.py, the value
+nodes/option_values.py."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 
 import torch
 from comfy_api.latest import io
 
-from ..crop_stitch import (
-    DEFAULT_THRESHOLD,
-    FILL_MODEL,
-    GREY,
-    PAD_MODES,
-    PREFILL_MODES,
-    RESAMPLE_MODES,
-    TARGET_MODES,
-    CropSettings,
-    MaskSettings,
-)
+from ..crop_stitch import DEFAULT_THRESHOLD, FILL_MODEL, GREY, PREFILL_MODES, CropSettings, MaskSettings
+from .option_schema import OptionsType, options_inputs
+from .option_values import InpaintOptions, RefineSettings
 from .types import EDIT_MODES, INPAINT
 
-OptionsType = io.Custom("FFI_OPTIONS")
-FillModelType = io.Custom("FFI_FILL_MODEL")  # nodes/fill_model.py outputs it
-
-MODE_TOOLTIP = (
-    "inpaint: the model's own inpaint path (Flux Fill / SD inpaint concat, else noise mask). "
-    "channel_edit: Flux Fill edit (InFluxEdit): all-white concat mask and the crop NOT greyed, so the model "
-    "sees the whole original; load an edit LoRA with LoraLoader before the model input; the noise mask still "
-    "limits changes to the mask. "
-    "spatial_concat: ACE++-style: each crop is sampled on a canvas [reference | crop] twice as wide, only the "
-    "right half masked (reference = the crop itself, or the 'reference' image); lower target_megapixels to "
-    "~0.5 to keep the canvas near the model's size. "
-    "reference (alias: kontext): models that read reference latents (Flux Kontext / dev, Flux.2, "
-    "Qwen-Image-Edit): the crop (or 'reference') is encoded and added to the positive conditioning as a "
-    "reference latent (as core ReferenceLatent), the masked crop is sampled by noise mask; refused for models "
-    "that would ignore it. "
-    "repaint: noise mask only, no concat values, even for inpaint models (what models without inpaint "
-    "channels always get): unmasked latents follow the original's noise schedule (flow-matching RePaint); "
-    "there is NO learned boundary blending, so use differential diffusion and some feather. Mask "
-    "convention: ComfyUI masks are 1 = inpaint; masks made for Z-Image ControlNet are 1 = keep: enable "
-    "invert_mask for those.")
-PREFILL_TOOLTIP = (
-    "What fills the masked area of each crop before it is encoded (object removal). grey: 0.5, the core "
-    "behaviour, greyed in the concat image only. blur: a smooth fill continued from the surroundings "
-    "(pure torch). telea / navier_stokes: OpenCV inpainting; needs `pip install opencv-python-headless` "
-    "(a clear error otherwise, no silent fallback). Non-grey fills replace the masked pixels in the concat "
-    "image AND in the latent that is sampled, so denoise < 1 starts from the filled background instead of "
-    "the object. fill_model: a fill network (LaMa; MAT with spandrel_extra_arches) from a 'Load Fill Model "
-    "(FluxFill)' node connected to 'fill_model' (an error without one): the best start for object removal. "
-    "Ignored by channel_edit (which must see the original).")
-
 
 @dataclass(frozen=True)
-class RefineSettings:
-    """Two-pass refine (nodes/refine.py): regions sampled at less than `threshold` of their crop's size are
-    upscaled to min(crop size, `max_side`) after the first pass and sampled again at `denoise`."""
+class OptionWidgets:
+    """The Inpaint Options node's inputs by name, with the schema's defaults (a test compares them)."""
 
-    enabled: bool = False
-    denoise: float = 0.4
-    threshold: float = 0.75
+    invert_mask: bool = False
+    hipass: float = DEFAULT_THRESHOLD
+    fill_holes: bool = False
+    stabilize: float = 0.99
+    target_mode: str = "area"
+    min_side: int = 512
     max_side: int = 2048
-
-
-@dataclass(frozen=True)
-class InpaintOptions:
-    """Everything the Crop, Stitch and Inpainter nodes read beyond their own widgets.
-
-    `resample` applies to both directions: crops are resized to the model's size with it, and the
-    inpainted crops back to their original size.
-    """
-
-    mask: MaskSettings = field(default_factory=MaskSettings)
-    crop: CropSettings = field(default_factory=CropSettings)
+    fixed_width: int = 1024
+    fixed_height: int = 1024
+    min_crop: int = 512
+    min_context: int = 64
+    merge_gap: int = 32
+    max_regions: int = 8
+    shared_target: bool = False
+    pad_mode: str = "replicate"
     resample: str = "bicubic"
     color_correct: bool = False
     binarize_concat_mask: bool = True
     mode: str = INPAINT
     prefill: str = GREY
-    reference: torch.Tensor | None = field(default=None, compare=False, repr=False)
-    fill_model: object | None = field(default=None, compare=False, repr=False)  # nodes/fill_model.FillModel
-    refine: RefineSettings = field(default_factory=RefineSettings)
-    upscale_model: object | None = field(default=None, compare=False, repr=False)  # core UPSCALE_MODEL
-
-    def with_main_widgets(self, *, context: float, grow: int, feather: int, target_mp: float,
-                          multiple: int | None = None, preferred_sizes: tuple[tuple[int, int], ...] = ()
-                          ) -> InpaintOptions:
-        """Overlay the few crop settings that live on the main node as widgets (and the model's sizes)."""
-        crop = replace(self.crop, context_factor=context, target_mp=target_mp, preferred_sizes=preferred_sizes,
-                       multiple=multiple if multiple is not None else self.crop.multiple)
-        return replace(self, mask=replace(self.mask, grow_px=grow, feather_px=feather), crop=crop)
+    reference: torch.Tensor | None = None
+    fill_model: object | None = None
+    refine: bool = False
+    refine_denoise: float = 0.4
+    refine_threshold: float = 0.75
+    refine_max_side: int = 2048
+    upscale_model: object | None = None
 
 
-def crop_widgets() -> list:
-    """The crop settings users touch most, on the Inpainter and the Crop node (same names, same meaning)."""
-    return [
-        io.Float.Input("context", default=1.0, min=0.0, max=8.0, step=0.05,
-                       tooltip="How much surrounding image each crop includes, as a multiple of the "
-                               "automatic context (max(longest side / 16, half the region's size))."),
-        io.Int.Input("grow", default=0, min=-512, max=512, step=1,
-                     tooltip="Grow the mask by this many pixels on every side (negative shrinks)."),
-        io.Int.Input("feather", default=16, min=0, max=512, step=1,
-                     tooltip="Width in original pixels of the band outside the mask where the result is "
-                             "blended into the image. The sampler may change this band too, with a "
-                             "gradient that differential diffusion follows, so the edge is seamless."),
-        io.Float.Input("target_megapixels", default=1.0, min=0.01, max=16.0, step=0.01,
-                       tooltip="Each crop is resized, keeping its aspect ratio, to about this many "
-                               "megapixels (1.0 = 1024 x 1024, where Flux works best)."),
-    ]
-
-
-def options_inputs() -> list:
-    return [
-        io.Boolean.Input("invert_mask", default=False,
-                         tooltip="Invert the mask first: use for masks in the 1 = keep convention."),
-        io.Float.Input("hipass", default=DEFAULT_THRESHOLD, min=0.0, max=1.0, step=0.01,
-                       tooltip="Mask values below this become 0: drops the faint specks JPEG and "
-                               "antialiasing leave, which would otherwise become regions of their own."),
-        io.Boolean.Input("fill_holes", default=False,
-                         tooltip="Fill enclosed holes in the mask, keeping the surrounding grey level."),
-        io.Float.Input("stabilize", default=0.99, min=0.5, max=1.0, step=0.01,
-                       tooltip="Mask values at or above this become 1, so a nearly opaque mask "
-                               "cannot let the original show through."),
-        io.Combo.Input("target_mode", options=list(TARGET_MODES), default="area",
-                       tooltip="area: keep the crop's aspect ratio at the target megapixels; "
-                               "fixed: resize every crop to fixed_width x fixed_height; none: no resize."),
-        io.Int.Input("min_side", default=512, min=64, max=8192, step=8,
-                     tooltip="Smallest side of a resized crop, in pixels."),
-        io.Int.Input("max_side", default=2048, min=64, max=8192, step=8,
-                     tooltip="Largest side of a resized crop, in pixels."),
-        io.Int.Input("fixed_width", default=1024, min=64, max=8192, step=8,
-                     tooltip="Crop width when target_mode is fixed."),
-        io.Int.Input("fixed_height", default=1024, min=64, max=8192, step=8,
-                     tooltip="Crop height when target_mode is fixed."),
-        io.Int.Input("min_crop", default=512, min=0, max=8192, step=8,
-                     tooltip="Each crop covers at least this many original pixels per side when "
-                             "the image allows (context for the model)."),
-        io.Int.Input("min_context", default=64, min=0, max=4096, step=8,
-                     tooltip="At least this many pixels of context around each masked region."),
-        io.Int.Input("merge_gap", default=32, min=0, max=4096, step=8,
-                     tooltip="Regions whose crops overlap or lie closer than this are merged into one."),
-        io.Int.Input("max_regions", default=8, min=1, max=64,
-                     tooltip="Upper bound on regions per image; the closest regions merge beyond it."),
-        io.Boolean.Input("shared_target", default=False,
-                         tooltip="Give every region the same crop size (one sampler call, one latent "
-                                 "batch) by widening crops to a common aspect ratio."),
-        io.Combo.Input("pad_mode", options=list(PAD_MODES), default="replicate",
-                       tooltip="How a crop larger than the image is padded (the pad is never masked)."),
-        io.Combo.Input("resample", options=list(RESAMPLE_MODES), default="bicubic",
-                       tooltip="Resampling used to resize image crops to the model's size and the "
-                               "inpainted crops back (masks always use bilinear)."),
-        io.Boolean.Input("color_correct", default=False,
-                         tooltip="Match colour and tone of the inpainted area to its surroundings with "
-                                 "a smooth, spatially varying correction fitted just outside the mask."),
-        io.Boolean.Input("binarize_concat_mask", default=True,
-                         tooltip="FluxFill Inpainter only: give Flux Fill a binary mask in its concat "
-                                 "channels, as its reference pipeline does; the soft mask still drives the "
-                                 "noise mask. (The Crop node outputs soft masks; what consumes them "
-                                 "downstream decides.)"),
-        # optional widgets: API graphs and workflows saved before they existed still validate (defaults apply)
-        io.Combo.Input("mode", options=list(EDIT_MODES), default=INPAINT, optional=True, tooltip=MODE_TOOLTIP),
-        io.Combo.Input("prefill", options=list(PREFILL_MODES), default=GREY, optional=True, tooltip=PREFILL_TOOLTIP),
-        io.Image.Input("reference", optional=True,
-                       tooltip="Reference image for spatial_concat and reference/kontext (resized to cover each crop, "
-                               "centre-cropped; one image, or one per input image). Unconnected: the crop itself."),
-        FillModelType.Input("fill_model", optional=True,
-                            tooltip="A fill network from 'Load Fill Model (FluxFill)' (LaMa / MAT), used by "
-                                    "prefill 'fill_model' to fill the masked area of each crop before encoding."),
-        io.Boolean.Input("refine", default=False, optional=True,
-                         tooltip="FluxFill Inpainter only: two-pass refine for large regions. A region whose crop "
-                                 "was shrunk below refine_threshold of its size is, after the first pass, upscaled "
-                                 "(bicubic, or upscale_model) to min(crop size, refine_max_side), re-encoded and "
-                                 "sampled again at refine_denoise with the same masks and seed, then stitched. "
-                                 "Sharper large regions, about one more sampling pass of time."),
-        io.Float.Input("refine_denoise", default=0.4, min=0.01, max=1.0, step=0.01, optional=True,
-                       tooltip="Denoise of the refine pass: 0.3-0.45 adds detail without changing the content."),
-        io.Float.Input("refine_threshold", default=0.75, min=0.05, max=1.0, step=0.01, optional=True,
-                       tooltip="Refine regions whose crop was sampled at less than this fraction of its original "
-                               "size (the 'scale' in the regions output); smaller regions skip the refine pass."),
-        io.Int.Input("refine_max_side", default=2048, min=64, max=8192, step=16, optional=True,
-                     tooltip="Longest side of a crop in the refine pass (the crop's own size when smaller)."),
-        io.UpscaleModel.Input("upscale_model", optional=True,
-                              tooltip="Refine pass only: upscale the first-pass crops with this model (Load "
-                                      "Upscale Model) instead of bicubic, then resize to the refine size."),
-    ]
-
-
-def build_options(invert_mask: bool = False, hipass: float = DEFAULT_THRESHOLD, fill_holes: bool = False,
-                  stabilize: float = 0.99, target_mode: str = "area", min_side: int = 512,
-                  max_side: int = 2048, fixed_width: int = 1024, fixed_height: int = 1024,
-                  min_crop: int = 512, min_context: int = 64, merge_gap: int = 32, max_regions: int = 8,
-                  shared_target: bool = False, pad_mode: str = "replicate", resample: str = "bicubic",
-                  color_correct: bool = False, binarize_concat_mask: bool = True, mode: str = INPAINT,
-                  prefill: str = GREY, reference: torch.Tensor | None = None,
-                  fill_model: object | None = None, refine: bool = False, refine_denoise: float = 0.4,
-                  refine_threshold: float = 0.75, refine_max_side: int = 2048,
-                  upscale_model: object | None = None) -> InpaintOptions:
-    """InpaintOptions from the Inpaint Options node's widgets, or ValueError naming the bad one."""
-    if min_side > max_side:
-        raise ValueError(f"Inpaint Options: min_side ({min_side}) is larger than max_side ({max_side}).")
-    if mode not in EDIT_MODES:
-        raise ValueError(f"Inpaint Options: mode must be one of {EDIT_MODES}, got {mode!r}.")
-    if prefill not in PREFILL_MODES:
-        raise ValueError(f"Inpaint Options: prefill must be one of {PREFILL_MODES}, got {prefill!r}.")
-    if prefill == FILL_MODEL and fill_model is None:
+def _check(w: OptionWidgets) -> None:
+    """ValueError naming the widget whose value cannot work."""
+    if w.min_side > w.max_side:
+        raise ValueError(f"Inpaint Options: min_side ({w.min_side}) is larger than max_side ({w.max_side}).")
+    if w.mode not in EDIT_MODES:
+        raise ValueError(f"Inpaint Options: mode must be one of {EDIT_MODES}, got {w.mode!r}.")
+    if w.prefill not in PREFILL_MODES:
+        raise ValueError(f"Inpaint Options: prefill must be one of {PREFILL_MODES}, got {w.prefill!r}.")
+    if w.prefill == FILL_MODEL and w.fill_model is None:
         raise ValueError(f"Inpaint Options: prefill '{FILL_MODEL}' needs a fill model: connect a 'Load Fill Model "
                          f"(FluxFill)' node (LaMa in models/inpaint) to the 'fill_model' input.")
+    reference = w.reference
     if reference is not None and (not isinstance(reference, torch.Tensor) or reference.ndim != 4):
         shape = tuple(reference.shape) if isinstance(reference, torch.Tensor) else type(reference).__name__
         raise ValueError(f"Inpaint Options: input 'reference' must be an IMAGE [batch, height, width, channels], "
                          f"got {shape}.")
-    mask = MaskSettings(invert=invert_mask, hipass=hipass, fill_holes=fill_holes, stabilize=stabilize)
-    crop = CropSettings(target_mode=target_mode, min_side=min_side, max_side=max_side,
-                        fixed_width=fixed_width, fixed_height=fixed_height, min_crop_px=min_crop,
-                        min_context_px=min_context, merge_gap_px=merge_gap, max_regions=max_regions,
-                        shared_target=shared_target, pad_mode=pad_mode)
-    return InpaintOptions(mask=mask, crop=crop, resample=resample, color_correct=color_correct,
-                          binarize_concat_mask=binarize_concat_mask, mode=mode, prefill=prefill,
-                          reference=reference, fill_model=fill_model, upscale_model=upscale_model,
-                          refine=RefineSettings(refine, refine_denoise, refine_threshold, refine_max_side))
+
+
+def build_options(**widgets: object) -> InpaintOptions:
+    """InpaintOptions from the Inpaint Options node's widgets by name (OptionWidgets' defaults for the
+    missing ones; TypeError for an unknown name), or ValueError naming the bad one."""
+    w = OptionWidgets(**widgets)
+    _check(w)
+    mask = MaskSettings(invert=w.invert_mask, hipass=w.hipass, fill_holes=w.fill_holes, stabilize=w.stabilize)
+    crop = CropSettings(target_mode=w.target_mode, min_side=w.min_side, max_side=w.max_side,
+                        fixed_width=w.fixed_width, fixed_height=w.fixed_height, min_crop_px=w.min_crop,
+                        min_context_px=w.min_context, merge_gap_px=w.merge_gap, max_regions=w.max_regions,
+                        shared_target=w.shared_target, pad_mode=w.pad_mode)
+    return InpaintOptions(mask=mask, crop=crop, resample=w.resample, color_correct=w.color_correct,
+                          binarize_concat_mask=w.binarize_concat_mask, mode=w.mode, prefill=w.prefill,
+                          reference=w.reference, fill_model=w.fill_model, upscale_model=w.upscale_model,
+                          refine=RefineSettings(w.refine, w.refine_denoise, w.refine_threshold, w.refine_max_side))
 
 
 class InpaintOptionsNode(io.ComfyNode):
@@ -235,5 +97,5 @@ class InpaintOptionsNode(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, **kwargs) -> io.NodeOutput:
-        return io.NodeOutput(build_options(**kwargs))
+    def execute(cls, **widgets) -> io.NodeOutput:
+        return io.NodeOutput(build_options(**widgets))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import comfy.model_management
 from comfy_api.latest import io
 
-from ..crop_stitch.outpaint import FILL_MODES, SIZE_UNITS, extend_canvas, resolve_padding
+from ..crop_stitch import FILL_MODES, SIZE_UNITS, extend_canvas, resolve_padding
 from .inputs import InputError, check_image, check_mask
 
 NODE = "FluxFill Outpaint Canvas"
@@ -60,8 +60,10 @@ class OutpaintCanvas(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, image, left, top, right, bottom, units, factor, fill, feather, mask=None) -> io.NodeOutput:
+    def execute(cls, image, units, factor, fill, feather, mask=None, **sides: int) -> io.NodeOutput:
+        """`sides`: the left, top, right and bottom widgets."""
         image = check_image(image, NODE)
+        left, top, right, bottom = (sides[k] for k in ("left", "top", "right", "bottom"))
         try:
             pad = resolve_padding(image.shape[1], image.shape[2], left, top, right, bottom, units, factor)
         except ValueError as exc:

@@ -10,6 +10,15 @@ sample    nodes/sampling.py  noise seed + j, differential diffusion, memory-boun
 decode    nodes/decode.py  crops back to pixels, crop latents for the LATENT output
 refine    nodes/refine.py  (Inpaint Options refine) large regions upscaled, re-encoded, sampled again
 stitch    crop_stitch.Stitcher.stitch  feathered blend into the original, untouched outside
+
+One row order inside: region-major (region r, variant j at r * V + j), crop_stitch/layout.py. One crop,
+plan to stitch:
+1. nodes/crop_stage.py    plan_crops gives region r (plan order) its box and target size
+2. nodes/prepare.py       its group encodes it once, repeated to rows r * V + j (diff_attention/latent_prep.py)
+3. nodes/sampling.py      rows r * V + j sampled with noise seed + j (split into calls, never reordered)
+4. nodes/decode.py        rows r * V ... r * V + V - 1 decoded into crops[r] = [V,h,w,3]
+5. crop_stitch/stitch.py  crops[r] blended into image b at rows b * V + j (the `image` output);
+                          the `latent` output alone converts, to variant-major j * R + r (decode.latent_output)
 """
 
 from __future__ import annotations
@@ -23,16 +32,16 @@ from comfy_api.latest import io
 
 from ..diff_attention import wrap_seed
 from .crop_stage import crop_stage
-from .decode import collect_latents, decode_groups, empty_latent
+from .decode import decode_groups, empty_latent, latent_output
 from .family import model_traits
 from .inputs import check_conditioning
 from .modes import crop_sizes, resolve_mode
-from .options import InpaintOptions
-from .prepare import prepare_groups
+from .option_values import InpaintOptions
+from .prepare import prepare_context, prepare_groups
 from .prompts import encode_prompts, with_guidance
 from .refine import estimated_steps, refine_pass
 from .sampling import Progress, sample_groups
-from .types import SamplerSettings
+from .types import Connected, SamplerSettings
 from .ui import regions_ui
 
 
@@ -45,27 +54,16 @@ class Prompt:
     condition: list | None
 
 
-@dataclass(frozen=True)
-class CropWidgets:
-    context: float
-    grow: int
-    feather: int
-    target_megapixels: float
-
-
-def inpaint(cls, node: str, model, vae, image: torch.Tensor, mask: torch.Tensor, prompt: Prompt,
-            settings: SamplerSettings, crop: CropWidgets, options: InpaintOptions | None, control_net=None,
-            model_patch=None) -> io.NodeOutput:
-    """Run the whole pipeline; returns the Inpainter's outputs and its UI message."""
+def inpaint(cls, node: str, connected: Connected, image: torch.Tensor, mask: torch.Tensor, prompt: Prompt,
+            settings: SamplerSettings, options: InpaintOptions) -> io.NodeOutput:
+    """Run the whole pipeline; returns the Inpainter's outputs and its UI message. `options` carry the
+    node's crop widgets already (InpaintOptions.with_main_widgets)."""
+    model, vae = connected.model, connected.vae
     traits = model_traits(model, vae, node)
     positive, negative = encode_prompts(prompt.clip, prompt.text, prompt.condition, model, settings.cfg, node)
     check_conditioning(model, positive, node, "condition" if prompt.condition is not None else "clip")
 
-    options = options or InpaintOptions()
-    options = options.with_main_widgets(
-        context=crop.context, grow=crop.grow, feather=crop.feather, target_mp=crop.target_megapixels,
-        multiple=traits.multiple, preferred_sizes=crop_sizes(options.mode, traits))
-    stage = crop_stage(image, mask, options, node)
+    stage = crop_stage(image, mask, options.for_model(traits.multiple, crop_sizes(options.mode, traits)), node)
     variants, stitcher = settings.variants, stage.stitcher
     if stage.empty or settings.denoise <= 0:
         images = stitcher.originals.repeat_interleave(variants, dim=0)
@@ -73,15 +71,15 @@ def inpaint(cls, node: str, model, vae, image: torch.Tensor, mask: torch.Tensor,
     else:
         mode = resolve_mode(options.mode, options.prefill, traits, settings.noise_mask, node)
         positive = with_guidance(positive, traits, settings, reference=mode.reference_latent)
-        groups = prepare_groups(stage, vae, positive, negative, variants, traits, mode, node, control_net, model_patch)
+        ctx = prepare_context(stage, connected, (positive, negative), variants, traits, mode, node)
+        groups = prepare_groups(ctx)
         progress = Progress()
         sampled = sample_groups(model, groups, settings, mode.noise_mask, progress,
                                 later_steps=estimated_steps(stage, settings, traits, mode))
         crops, latents = decode_groups(vae, groups, sampled, variants)
-        crops, latents = refine_pass(model, vae, stage, crops, latents, (positive, negative), settings, traits, mode,
-                                     node, progress, control_net, model_patch)
-        images = stitcher.stitch([crops[i] for i in range(len(stage.plan.regions))], variants)
-        latent = collect_latents(latents)
+        crops, latents = refine_pass(model, ctx, crops, latents, settings, progress)
+        images = stitcher.stitch([crops[r] for r in range(len(stage.plan.regions))], variants)
+        latent = latent_output(latents)
 
     home = comfy.model_management.intermediate_device()
     composite = stage.composite_mask.full()

@@ -17,14 +17,15 @@ still import without ComfyUI.
 from __future__ import annotations
 
 import asyncio
-import inspect
+import dataclasses
 import logging
 import math
 import os
 from typing import Any
 
 from .crop_stage import crop_stage
-from .options import InpaintOptions, build_options
+from .option_values import InpaintOptions
+from .options import OptionWidgets, build_options
 
 log = logging.getLogger("fluxfill_inpainter")
 
@@ -43,10 +44,9 @@ MAIN_WIDGETS: dict[str, tuple[type, float, float]] = {
 }
 MAIN_DEFAULTS: dict[str, Any] = {"context": 1.0, "grow": 0, "feather": 16, "target_megapixels": 1.0,
                                  "multiple": DEFAULT_MULTIPLE}
-# Inpaint Options widgets the preview accepts: build_options' parameters with plain defaults.
+# Inpaint Options widgets the preview accepts: the node's widgets with plain defaults.
 OPTION_DEFAULTS: dict[str, Any] = {
-    name: p.default for name, p in inspect.signature(build_options).parameters.items()
-    if isinstance(p.default, (bool, int, float, str))
+    f.name: f.default for f in dataclasses.fields(OptionWidgets) if isinstance(f.default, (bool, int, float, str))
 }
 
 _registered_apps: set[int] = set()

@@ -6,7 +6,8 @@ after the first pass, upscaled (bicubic, or the connected upscale model) to min(
 the sharp original), re-encoded, and sampled again at `refine_denoise` with the same masks and seed
 (variant j from seed + j), as Krita AI Diffusion does for large regions. The decoded refine crops
 replace the first-pass crops before the stitch; unmasked pixels stay the original's as always.
-Reuses the prepare, sample and decode stages.
+Its own prepare (`prepare_refine_group`: the crops at the refine size, the start as canvas) feeds the
+prepare stage's shared steps; sample and decode are the first pass's.
 """
 
 from __future__ import annotations
@@ -17,14 +18,13 @@ from dataclasses import replace
 import comfy.model_management
 import torch
 
-from ..crop_stitch import GREY, CropPlan, resize_hwc
-from ..crop_stitch.sizing import snap
+from ..crop_stitch import GREY, CropBatch, CropPlan, resize_hwc, snap
 from .crop_stage import CropStage, crop_images
 from .decode import decode_groups
-from .options import RefineSettings
-from .prepare import prepare_group
+from .option_values import RefineSettings
+from .prepare import Canvas, PrepareContext, encode_group
 from .sampling import MAX_ROWS_PER_CALL, Progress, sample_groups, sampler_calls
-from .types import ModelTraits, ModePlan, SamplerSettings
+from .types import ModelTraits, ModePlan, PerRegion, PreparedGroup, SamplerSettings
 
 log = logging.getLogger("fluxfill_inpainter")
 
@@ -67,46 +67,39 @@ def upscale(crops: torch.Tensor, width: int, height: int, upscale_model) -> torc
     return resize_hwc(crops, height, width, "bicubic")
 
 
-def _refine_stage(stage: CropStage, targets: dict[int, tuple[int, int]]) -> CropStage:
-    """The crop stage with the refined regions' targets (and scales) at their refine size."""
-    regions = []
-    for i, r in enumerate(stage.plan.regions):
-        if i in targets:
-            w, h = targets[i]
-            r = replace(r, target=(w, h), scale=round((w / r.size[0] + h / r.size[1]) / 2.0, 6))
-        regions.append(r)
-    plan = replace(stage.plan, regions=regions)
-    return replace(stage, stitcher=replace(stage.stitcher, plan=plan))
+def prepare_refine_group(ctx: PrepareContext, batch: CropBatch, *, start: torch.Tensor) -> PreparedGroup:
+    """The refine pass's group: `start` (one image per row r * variants + j) is encoded as it is, with the
+    masks of `batch`, the original crops at the refine size (ControlNet hints and MODEL_PATCH read those)."""
+    variants = ctx.variants
+    canvas = Canvas(start, batch.inpaint.repeat_interleave(variants, 0), batch.denoise.repeat_interleave(variants, 0),
+                    encode_variants=1)
+    return encode_group(ctx, batch, canvas)
 
 
-def refine_pass(model, vae, stage: CropStage, crops: dict[int, torch.Tensor], latents: dict[int, torch.Tensor],
-                conditioning: tuple[list, list], settings: SamplerSettings, traits: ModelTraits, mode: ModePlan,
-                node: str, progress: Progress, control_net=None, model_patch=None
-                ) -> tuple[dict[int, torch.Tensor], dict[int, torch.Tensor]]:
+def refine_pass(model, ctx: PrepareContext, crops: PerRegion, latents: PerRegion, settings: SamplerSettings,
+                progress: Progress) -> tuple[PerRegion, PerRegion]:
     """Crops and latents per region with the refined regions' replaced by their second pass (with the
-    same inpaint ControlNet / MODEL_PATCH as the first, where one is connected)."""
-    targets = refine_targets(stage.plan, stage.options.refine, traits.multiple, mode.side_by_side)
+    same conditioning, inpaint ControlNet and MODEL_PATCH as the first pass's `ctx`)."""
+    stage, mode, node = ctx.stage, ctx.mode, ctx.node
+    targets = refine_targets(stage.plan, stage.options.refine, ctx.traits.multiple, mode.side_by_side)
     if stage.options.refine.enabled and mode.side_by_side:
         log.warning("%s: refine is skipped in mode 'spatial_concat' (its canvas is twice the crop)", node)
     if not targets:
         return crops, latents
     log.info("%s: refine pass for %d region(s) at %s, denoise %.2f", node, len(targets),
              sorted(set(targets.values())), stage.options.refine.denoise)
-    refined = _refine_stage(stage, targets)
-    refine_mode = replace(mode, prefill=GREY)  # start from the first pass's result, not a new fill
-    positive, negative = conditioning
-    variants, groups = settings.variants, []
+    refine_ctx = replace(ctx, mode=replace(mode, prefill=GREY))  # start from the first pass, not a new fill
+    variants, groups = ctx.variants, []
     for size in dict.fromkeys(targets.values()):
         comfy.model_management.throw_exception_if_processing_interrupted()
         indices = [i for i, t in targets.items() if t == size]
-        batch = crop_images(refined, indices)
+        batch = crop_images(stage, indices, size)
         den = batch.denoise.repeat_interleave(variants, 0)[..., None]
         first = torch.cat([upscale(crops[i], size[0], size[1], stage.options.upscale_model) for i in indices])
         first = first.to(device=batch.images.device, dtype=batch.images.dtype)
         start = batch.images.repeat_interleave(variants, 0) * (1 - den) + first * den
-        groups.append(prepare_group(refined, indices, vae, positive, negative, variants, traits, refine_mode, node,
-                                    control_net, start=start, model_patch=model_patch))
+        groups.append(prepare_refine_group(refine_ctx, batch, start=start))
     sampled = sample_groups(model, groups, replace(settings, denoise=stage.options.refine.denoise),
                             mode.noise_mask, progress)
-    new_crops, new_latents = decode_groups(vae, groups, sampled, variants)
+    new_crops, new_latents = decode_groups(ctx.connected.vae, groups, sampled, variants)
     return crops | new_crops, latents | new_latents

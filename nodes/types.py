@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Edit modes of Inpaint Options (the one list; nodes/options.py and nodes/modes.py read it).
+import torch
+
+# Edit modes of Inpaint Options (the one list; nodes/option_schema.py, options.py and modes.py read it).
 INPAINT, CHANNEL_EDIT, SPATIAL_CONCAT, KONTEXT, REPAINT, REFERENCE = (
     "inpaint", "channel_edit", "spatial_concat", "kontext", "repaint", "reference")
 # 'kontext' stays in the list (saved workflows store the combo's value positionally); it means 'reference'.
@@ -65,6 +67,23 @@ class ModePlan:
     side_by_side: bool  # sample [reference | crop], stitch the right half (spatial_concat)
     reference_latent: bool  # append the encoded reference to the positive's reference_latents
     prefill: str  # GREY = core behaviour; else the masked pixels are filled before encoding
+
+
+@dataclass(frozen=True)
+class Connected:
+    """The models connected to the main node: what samples, encodes and conditions each crop."""
+
+    model: object  # MODEL (a ModelPatcher)
+    vae: object  # VAE
+    control_net: object | None = None  # CONTROL_NET: an inpaint ControlNet (nodes/control.py)
+    model_patch: object | None = None  # MODEL_PATCH: an inpaint ControlNet patch (nodes/model_patch.py)
+
+
+# The pipeline's one row order is region-major: a group's rows are r * variants + j (region r, variant j),
+# and per-region results map plan index r -> its variants [variants, ...]. Outputs that need another
+# layout convert once: the `latent` output to variant-major (nodes/decode.py latent_output), the stitch
+# writes image-major (crop_stitch/stitch.py). crop_stitch/layout.py describes the three.
+PerRegion = dict[int, torch.Tensor]
 
 
 @dataclass

@@ -3,8 +3,8 @@ Inpaint Options features: a fill-model object removal and a large-region refine.
 
 Written by `.venv/bin/python scripts/build_workflows.py --server http://127.0.0.1:8188 [names...]`.
 
-Same spec format as scripts/build_workflows.py (whose `build()` turns a spec into the UI format with
-the live server's /object_info, so widget order always matches the server). Thumbnails:
+Same spec format as scripts/workflow_specs.py (scripts/build_workflows.py's `build()` turns a spec into
+the UI format with the live server's /object_info, so widget order always matches the server). Thumbnails:
 `scripts/make_thumbnails.py mode_channel_edit ...`.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from build_workflows import EXAMPLE_IMAGE, FLUX_LOADERS, INPAINTER_WIDGETS, MASK_NOTE  # noqa: E402
+from workflow_specs import EXAMPLE_IMAGE, FLUX_LOADERS, INPAINTER_WIDGETS, MASK_NOTE  # noqa: E402
 
 NOTE_POS = (880, 420)
 BASE_LINKS = [("unet", "MODEL", "inpaint", "model"), ("clip", "CLIP", "inpaint", "clip"),

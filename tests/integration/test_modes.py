@@ -59,7 +59,8 @@ def outside_untouched(result: torch.Tensor, image: torch.Tensor, mask: torch.Ten
 
 
 def test_options_widgets_are_appended_and_default_to_core(comfy):
-    from fluxfill_inpainter.nodes.options import InpaintOptions, options_inputs
+    from fluxfill_inpainter.nodes.option_schema import options_inputs
+    from fluxfill_inpainter.nodes.option_values import InpaintOptions
 
     names = [i.id for i in options_inputs()]
     tail = ["mode", "prefill", "reference", "fill_model", "refine", "refine_denoise", "refine_threshold",
@@ -71,6 +72,19 @@ def test_options_widgets_are_appended_and_default_to_core(comfy):
     assert (default.mode, default.prefill, default.reference) == ("inpaint", "grey", None)
     with pytest.raises(ValueError, match="Inpaint Options: mode"):
         options(mode="warp")
+
+
+def test_option_widget_defaults_are_the_schemas(comfy):
+    """build_options' defaults (OptionWidgets) are the Inpaint Options node's widget defaults, name for name."""
+    import dataclasses
+
+    from fluxfill_inpainter.nodes.option_schema import options_inputs
+    from fluxfill_inpainter.nodes.options import OptionWidgets
+
+    fields = {f.name: f.default for f in dataclasses.fields(OptionWidgets)}
+    assert list(fields) == [i.id for i in options_inputs()]
+    for i in options_inputs():
+        assert fields[i.id] == getattr(i, "default", None), i.id
 
 
 def test_default_mode_builds_the_core_inpaint_conditioning(models, spy):
@@ -259,7 +273,7 @@ def test_blur_prefill_replaces_the_masked_pixels_in_both_encodes(models, spy):
 
 
 def test_opencv_prefill_without_opencv_is_a_clear_error(models, spy):
-    from fluxfill_inpainter.crop_stitch import opencv_available
+    from fluxfill_inpainter.crop_stitch.prefill import opencv_available
 
     image = torch.rand(1, 48, 48, 3)
     mask = torch.zeros(1, 48, 48)

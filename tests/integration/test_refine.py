@@ -53,13 +53,13 @@ def test_refine_start_is_the_first_pass_upscaled_inside_the_mask(small_models, s
     from fluxfill_inpainter.nodes import refine
 
     starts = []
-    real = refine.prepare_group
+    real = refine.prepare_refine_group
 
     def recording(*args, **kw):
         starts.append(kw["start"].clone())
         return real(*args, **kw)
 
-    monkeypatch.setattr(refine, "prepare_group", recording)
+    monkeypatch.setattr(refine, "prepare_refine_group", recording)
     image, mask = big_region(1)
     run(small_models, image, mask, refine_options())
     first, second = spy.calls
@@ -153,8 +153,9 @@ def test_upscale_model_replaces_bicubic_in_the_refine_pass(small_models, spy, mo
     upscaler = ModelLoader().load_from_state_dict(
         {k: torch.randn(v.shape, generator=generator) * 0.1 for k, v in shapes.items()}).eval()
     starts = []
-    real = refine.prepare_group
-    monkeypatch.setattr(refine, "prepare_group", lambda *a, **kw: starts.append(kw["start"].clone()) or real(*a, **kw))
+    real = refine.prepare_refine_group
+    monkeypatch.setattr(refine, "prepare_refine_group",
+                        lambda *a, **kw: starts.append(kw["start"].clone()) or real(*a, **kw))
     image, mask = big_region(7)
     run(small_models, image, mask, refine_options(upscale_model=upscaler))
     first, second = spy.calls

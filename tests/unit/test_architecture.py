@@ -111,3 +111,71 @@ def test_the_crop_node_does_not_load_the_sampler_stack() -> None:
         seen.add(module)
         todo.extend(t for t in edges.get(module, ()) if t in edges)
     assert not seen & {"nodes.sampling", "nodes.prepare", "nodes.inpainter", "nodes.pipeline"}, sorted(seen)
+
+
+MAX_PARAMETERS = 8
+
+
+def parameter_count(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    """Parameters a caller passes: `self` / `cls` not counted, `*args` and `**kwargs` one each."""
+    a = fn.args
+    names = [p.arg for p in (*a.posonlyargs, *a.args, *a.kwonlyargs)]
+    if names and names[0] in ("self", "cls"):
+        names = names[1:]
+    return len(names) + (a.vararg is not None) + (a.kwarg is not None)
+
+
+def test_no_function_in_nodes_takes_more_than_eight_parameters() -> None:
+    wide = [f"{path.name}:{fn.lineno} {fn.name} ({parameter_count(fn)})"
+            for path in sorted((REPO / "nodes").rglob("*.py"))
+            for fn in ast.walk(ast.parse(path.read_text()))
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and parameter_count(fn) > MAX_PARAMETERS]
+    assert not wide, wide
+
+
+def test_the_parameter_count_skips_self_and_counts_star_arguments() -> None:
+    fn = ast.parse("def f(cls, a, b=1, *rest, c, **kw): pass").body[0]
+    assert parameter_count(fn) == 5
+
+
+def script_imports(path: Path, names: set[str]) -> set[str]:
+    """The sibling scripts a script imports (scripts/ puts its own folder on sys.path), lazy imports too."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            found.update(a.name.split(".")[0] for a in node.names)
+    return found & names - {path.stem}
+
+
+def test_there_is_no_import_circle_among_the_scripts() -> None:
+    paths = sorted((REPO / "scripts").glob("*.py"))
+    names = {p.stem for p in paths}
+    edges = {p.stem: script_imports(p, names) for p in paths}
+    assert "workflow_specs" in edges["mode_workflow_specs"]
+    cycle = find_cycle(edges)
+    assert cycle is None, " -> ".join(cycle or [])
+
+
+def test_crop_stitch_exports_what_nodes_use_and_nodes_use_only_the_exports() -> None:
+    """nodes/ reaches crop_stitch/ through its package only, and the package exports nothing nodes/ leaves unused."""
+    import fluxfill_inpainter.crop_stitch as crop_stitch
+
+    used, submodules = set(), []
+    for path in sorted((REPO / "nodes").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 2 and (node.module or "").startswith("crop_stitch"):
+                if node.module != "crop_stitch":
+                    submodules.append(f"{path.name}: {node.module}")
+                used.update(a.name for a in node.names)
+    assert not submodules, submodules
+    assert used == set(crop_stitch.__all__), (sorted(used - set(crop_stitch.__all__)),
+                                              sorted(set(crop_stitch.__all__) - used))
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_the_packs_modules_stay_under_three_hundred_lines(package: str) -> None:
+    long = [f"{p.name} ({n})" for p in sorted((REPO / package).rglob("*.py"))
+            if (n := len(p.read_text().splitlines())) > 300]
+    assert not long, long

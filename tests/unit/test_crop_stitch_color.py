@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import torch
-from fluxfill_inpainter.crop_stitch import (
-    CropSettings,
-    MaskSettings,
-    color_correct,
-    plan_crops,
-    prepare_masks,
-    stitch,
-)
+from fluxfill_inpainter.crop_stitch import CropSettings, MaskSettings, plan_crops
+from fluxfill_inpainter.crop_stitch.color import color_correct
+from fluxfill_inpainter.crop_stitch.masks import prepare_masks
+from fluxfill_inpainter.crop_stitch.stitch import stitch
 
 
 def texture(h: int, w: int, seed: int = 0) -> torch.Tensor:

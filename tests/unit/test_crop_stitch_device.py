@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from fluxfill_inpainter.crop_stitch import (
-    CropSettings,
-    MaskSettings,
-    crop_regions,
-    plan_crops,
-    prepare_masks,
-    prepare_windowed_masks,
-    stitch,
-)
+from fluxfill_inpainter.crop_stitch import CropSettings, MaskSettings, crop_regions, plan_crops, prepare_windowed_masks
+from fluxfill_inpainter.crop_stitch.masks import prepare_masks
+from fluxfill_inpainter.crop_stitch.stitch import stitch
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
 

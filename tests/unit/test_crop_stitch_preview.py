@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import torch
-from fluxfill_inpainter.crop_stitch import CropPlan, Region, draw_regions_preview
+from fluxfill_inpainter.crop_stitch import CropPlan, draw_regions_preview
+from fluxfill_inpainter.crop_stitch.plan import Region
 from fluxfill_inpainter.crop_stitch.preview import MASK_BOX_COLOR, PALETTE
 
 

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import torch
-from fluxfill_inpainter.crop_stitch import (
-    CropSettings,
-    MaskSettings,
-    crop_regions,
-    plan_crops,
-    prepare_masks,
-    stitch,
-)
+from fluxfill_inpainter.crop_stitch import CropSettings, MaskSettings, crop_regions, plan_crops
+from fluxfill_inpainter.crop_stitch.masks import prepare_masks
 from fluxfill_inpainter.crop_stitch.regions import context_box
+from fluxfill_inpainter.crop_stitch.stitch import stitch
 
 SHAPES = [(7, 13), (13, 7), (97, 61), (61, 97), (1, 9), (32, 32), (45, 120), (120, 45), (3, 3)]
 CASES = 40

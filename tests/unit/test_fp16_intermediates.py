@@ -8,16 +8,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from fluxfill_inpainter.crop_stitch import (
-    CropPlan,
-    CropSettings,
-    MaskSettings,
-    color_correct,
-    crop_regions,
-    plan_crops,
-    prefill,
-    prepare_masks,
-)
+from fluxfill_inpainter.crop_stitch import CropPlan, CropSettings, MaskSettings, crop_regions, plan_crops, prefill
+from fluxfill_inpainter.crop_stitch.color import color_correct
+from fluxfill_inpainter.crop_stitch.masks import prepare_masks
 from fluxfill_inpainter.crop_stitch.plan import Region
 
 H, W = 40, 56
@@ -276,7 +269,7 @@ def test_prefill_float16_unmasked_pixels_bit_identical(method, mask_dtype):
 def test_stitch_float16_is_exact_outside_and_finite_inside(color):
     """--fp16-intermediates: a float16 image and float32 or float16 crops stitch back as float16, the
     pixels outside the user's mask grown by the feather bit-exact (oracle: distance from the mask)."""
-    from fluxfill_inpainter.crop_stitch import stitch
+    from fluxfill_inpainter.crop_stitch.stitch import stitch
 
     image = _image(batch=1)
     mask = torch.zeros(1, H, W, dtype=HALF)

@@ -16,11 +16,11 @@ from fluxfill_inpainter.crop_stitch import (
     fit_mask_to_image,
     plan_crops,
     prepare_windowed_masks,
-    region_masks,
 )
 from fluxfill_inpainter.crop_stitch.components import cell_boxes
 from fluxfill_inpainter.crop_stitch.mask_windows import level_windows, tile_max
 from fluxfill_inpainter.crop_stitch.masks import mask_chain
+from fluxfill_inpainter.crop_stitch.stitch import region_masks
 
 
 def _masks(seed: int) -> torch.Tensor:

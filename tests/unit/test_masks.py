@@ -7,11 +7,9 @@ from collections import deque
 
 import pytest
 import torch
-from fluxfill_inpainter.crop_stitch import (
-    DEFAULT_THRESHOLD,
-    MaskSettings,
+from fluxfill_inpainter.crop_stitch import DEFAULT_THRESHOLD, MaskSettings, fit_mask_to_image
+from fluxfill_inpainter.crop_stitch.masks import (
     fill_holes,
-    fit_mask_to_image,
     grow,
     hipass,
     invert,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from fluxfill_inpainter.crop_stitch import FILL_MODEL, FillGeometry, PrefillUnavailable, model_fill, prefill
+from fluxfill_inpainter.crop_stitch import FILL_MODEL, FillGeometry, model_fill, prefill
+from fluxfill_inpainter.crop_stitch.prefill import PrefillUnavailable
 
 
 class Recorder:

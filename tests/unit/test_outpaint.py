@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from fluxfill_inpainter.crop_stitch import Padding, extend_canvas, resolve_padding, seam_mask
+from fluxfill_inpainter.crop_stitch import extend_canvas, resolve_padding
+from fluxfill_inpainter.crop_stitch.outpaint import Padding, seam_mask
 
 
 def test_pixels_units_and_factor_units():

@@ -7,13 +7,9 @@ from collections import deque
 
 import pytest
 import torch
-from fluxfill_inpainter.crop_stitch import (
-    CropSettings,
-    find_clusters,
-    label_components,
-    plan_crops,
-)
-from fluxfill_inpainter.crop_stitch.regions import context_box
+from fluxfill_inpainter.crop_stitch import CropSettings, plan_crops
+from fluxfill_inpainter.crop_stitch.components import label_components
+from fluxfill_inpainter.crop_stitch.regions import context_box, find_clusters
 
 SMALL = CropSettings(
     min_context_px=4,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from fluxfill_inpainter.crop_stitch import PrefillUnavailable, opencv_available, prefill, push_pull_fill
+from fluxfill_inpainter.crop_stitch import prefill
+from fluxfill_inpainter.crop_stitch.prefill import PrefillUnavailable, opencv_available, push_pull_fill
 
 
 def _scene(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -8,15 +8,15 @@ from fluxfill_inpainter.crop_stitch import (
     CropPlan,
     CropSettings,
     MaskSettings,
-    Region,
     Stitcher,
     crop_regions,
     crops_by_region,
     plan_crops,
-    prepare_masks,
-    stitch,
     variant_major,
 )
+from fluxfill_inpainter.crop_stitch.masks import prepare_masks
+from fluxfill_inpainter.crop_stitch.plan import Region
+from fluxfill_inpainter.crop_stitch.stitch import stitch
 
 SETTINGS = CropSettings(
     min_context_px=6,
@@ -190,7 +190,8 @@ def test_batch_one_masks_broadcast_over_images() -> None:
 @pytest.mark.parametrize("resample", ["bicubic", "bilinear", "area", "nearest-exact"])
 @pytest.mark.parametrize("size", [(300, 200), (90, 60), (30, 20), (100, 30)])  # up, up, down, up + down
 def test_resize_window_equals_the_full_resize_sliced(resample, size) -> None:
-    from fluxfill_inpainter.crop_stitch import resize_hwc, resize_window_hwc
+    from fluxfill_inpainter.crop_stitch import resize_hwc
+    from fluxfill_inpainter.crop_stitch.resize import resize_window_hwc
 
     x = torch.rand(2, 64, 48, 3, generator=torch.Generator().manual_seed(2))
     h, w = size

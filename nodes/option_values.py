@@ -1,0 +1,58 @@
+"""Inpaint Options as values: what the Crop, Stitch and Inpainter nodes read beyond their own widgets.
+
+The schema (widgets, tooltips) is nodes/option_schema.py; the node that builds these values from its
+widgets is nodes/options.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import torch
+
+from ..crop_stitch import GREY, CropSettings, MaskSettings
+from .types import INPAINT
+
+
+@dataclass(frozen=True)
+class RefineSettings:
+    """Two-pass refine (nodes/refine.py): regions sampled at less than `threshold` of their crop's size are
+    upscaled to min(crop size, `max_side`) after the first pass and sampled again at `denoise`."""
+
+    enabled: bool = False
+    denoise: float = 0.4
+    threshold: float = 0.75
+    max_side: int = 2048
+
+
+@dataclass(frozen=True)
+class InpaintOptions:
+    """Everything the Crop, Stitch and Inpainter nodes read beyond their own widgets.
+
+    `resample` applies to both directions: crops are resized to the model's size with it, and the
+    inpainted crops back to their original size.
+    """
+
+    mask: MaskSettings = field(default_factory=MaskSettings)
+    crop: CropSettings = field(default_factory=CropSettings)
+    resample: str = "bicubic"
+    color_correct: bool = False
+    binarize_concat_mask: bool = True
+    mode: str = INPAINT
+    prefill: str = GREY
+    reference: torch.Tensor | None = field(default=None, compare=False, repr=False)
+    fill_model: object | None = field(default=None, compare=False, repr=False)  # nodes/fill_model.FillModel
+    refine: RefineSettings = field(default_factory=RefineSettings)
+    upscale_model: object | None = field(default=None, compare=False, repr=False)  # core UPSCALE_MODEL
+
+    def with_main_widgets(self, *, context: float, grow: int, feather: int, target_mp: float,
+                          multiple: int | None = None) -> InpaintOptions:
+        """Overlay the few crop settings that live on the main node and the Crop node as widgets."""
+        crop = replace(self.crop, context_factor=context, target_mp=target_mp,
+                       multiple=multiple if multiple is not None else self.crop.multiple)
+        return replace(self, mask=replace(self.mask, grow_px=grow, feather_px=feather), crop=crop)
+
+    def for_model(self, multiple: int, preferred_sizes: tuple[tuple[int, int], ...] = ()) -> InpaintOptions:
+        """The crop sizes the connected model needs: sides a multiple of `multiple`, and the trained sizes
+        crops snap to (nodes/modes.py crop_sizes)."""
+        return replace(self, crop=replace(self.crop, multiple=multiple, preferred_sizes=preferred_sizes))
