@@ -32,6 +32,7 @@ def register_pack() -> None:
 
 register_pack()
 register_package("batch_client", REPO / "batch_client")
+register_package("bench", REPO / "bench")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

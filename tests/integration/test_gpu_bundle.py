@@ -8,10 +8,8 @@ from pathlib import Path
 
 import pytest
 from comfy_host import comfyui_version
-from conftest import REPO, register_package
 
-register_package("bench", REPO / "bench")
-from bench import gpu_bundle  # noqa: E402
+from bench import gpu_bundle
 
 MiB = 2**20
 

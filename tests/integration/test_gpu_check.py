@@ -11,8 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from comfy_host import comfyui_version
-from conftest import REPO
+from comfy_host import REPO, comfyui_version
 
 # Tooling that does not depend on the host under test (gpu-check itself runs both hosts' trees): once, on the
 # newest host.
@@ -63,9 +62,6 @@ def test_the_bundle_wheels_this_python_lacks_are_installed_offline_and_put_on_th
                                                                                       monkeypatch) -> None:
     import zipfile
 
-    from conftest import register_package
-
-    register_package("bench", REPO / "bench")
     from bench.gpu_check import install_wheels
 
     wheels = tmp_path / "wheels"

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import REPO, register_package
 
-register_package("bench", REPO / "bench")
-from bench import gpu_rows  # noqa: E402
+from bench import gpu_rows
 
 
 def ours(size: int, **extra) -> dict:
