@@ -1,5 +1,8 @@
 """Stitch inpainted crops back into their images with the composite mask, touching only the windows
-where each region may blend; the Stitcher record keeps those mask windows, not full-size masks."""
+where each region may blend; the Stitcher record keeps those mask windows, not full-size masks.
+
+With `changed` settings (see changed_only.py) each region is aligned, colour-corrected and only what
+changed inside its composite is blended in; the composite actually used comes back with the images."""
 
 from __future__ import annotations
 
@@ -9,9 +12,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .changed_only import ChangedOnly, changed_region
 from .channels import match_channels
 from .color import color_correct as _color_correct
 from .crop import owned_mask
+from .drift import Drift
 from .mask_windows import MaskWindows
 from .masks import fitted_windows
 from .plan import CropPlan, Region
@@ -30,6 +35,17 @@ class RegionMasks:
     composite: Tensor  # [y1-y0, x1-x0] of `blend`
     ring: Window | None = None
     denoise: Tensor | None = None  # [..] of `ring`, this region's own part only
+
+
+@dataclass(frozen=True)
+class StitchResult:
+    """Stitched images [B*V,H,W,C], the composite actually used [B*V,H,W] (row b*V + j as the images) and,
+    with the changed-only stitch, each region's drift per variant in image coordinates (None: not blended,
+    or the plain stitch)."""
+
+    images: Tensor
+    mask: Tensor
+    drifts: list[list[Drift] | None]
 
 
 def _blend_window(region: Region) -> Window | None:
@@ -96,21 +112,56 @@ def _check_stitch_inputs(originals: Tensor, plan: CropPlan, crops: Sequence[Tens
 
 def stitch_regions(originals: Tensor, plan: CropPlan, inpainted: Sequence[Tensor], variants: int,
                    masks: Sequence[RegionMasks | None], *, resample: str = "bicubic",
-                   ring_px: int = DEFAULT_RING_PX) -> Tensor:
+                   ring_px: int = DEFAULT_RING_PX, changed: ChangedOnly | None = None) -> Tensor:
     """Blend inpainted crops into copies of their images using each region's mask windows.
 
     Returns [B*variants,H,W,C], row b*variants + j = image b, variant j. Colour correction applies to
     regions whose masks carry a ring. Pixels where the composite is 0 are bit-identical to `originals`.
+    `changed`: the changed-only stitch instead (see stitch_regions_masked).
     """
+    return _stitch(originals, plan, inpainted, variants, masks, resample, ring_px, changed, with_mask=False).images
+
+
+def stitch_regions_masked(originals: Tensor, plan: CropPlan, inpainted: Sequence[Tensor], variants: int,
+                          masks: Sequence[RegionMasks | None], *, resample: str = "bicubic",
+                          ring_px: int = DEFAULT_RING_PX, changed: ChangedOnly | None = None) -> StitchResult:
+    """stitch_regions, with the full-size composite actually used. Without `changed` that is each region's
+    composite on its blend window (the images are those of stitch_regions, bit for bit); with it, each
+    region's drift is undone (when confidently estimated), its colours corrected, and only what changed
+    inside its composite is blended in seamlessly: the mask is that composite of the changes, and pixels
+    where it is 0 are bit-identical to `originals`."""
+    return _stitch(originals, plan, inpainted, variants, masks, resample, ring_px, changed, with_mask=True)
+
+
+def _stitch(originals: Tensor, plan: CropPlan, inpainted: Sequence[Tensor], variants: int,
+            masks: Sequence[RegionMasks | None], resample: str, ring_px: int, changed: ChangedOnly | None,
+            with_mask: bool) -> StitchResult:
     _check_stitch_inputs(originals, plan, inpainted, variants)
     c = originals.shape[-1]
     out = originals.clone() if variants == 1 else originals.repeat_interleave(variants, dim=0)
-    for region, crop, rm in zip(plan.regions, inpainted, masks, strict=True):
+    used = out.new_zeros(out.shape[:3]) if with_mask else out.new_zeros(0)
+    drifts: list[list[Drift] | None] = []
+    for index, (region, crop, rm) in enumerate(zip(plan.regions, inpainted, masks, strict=True)):
+        drifts.append(None)
         if rm is None:
             continue
         ax0, ay0, ax1, ay1 = rm.blend
         i = region.image_index
+        rows = slice(i * variants, (i + 1) * variants)
         crop = match_channels(crop, c)[..., :c].to(device=originals.device, dtype=originals.dtype)
+        if changed is not None:
+            vx0, vy0, vx1, vy1 = valid = region.valid_box
+            sample = _resized_part(crop, region, valid, resample)
+            done = changed_region(sample, originals[i, vy0:vy1, vx0:vx1, :sample.shape[-1]], out[rows],
+                                  rm.composite.to(device=originals.device, dtype=originals.dtype), valid, rm.blend,
+                                  changed, label=f"region {index}")
+            wx0, wy0, wx1, wy1 = done.window
+            out[rows, wy0:wy1, wx0:wx1, :done.pixels.shape[-1]] = done.pixels
+            if with_mask:
+                used[rows, wy0:wy1, wx0:wx1] = torch.where(done.mask > 0, done.mask.to(used.dtype),
+                                                           used[rows, wy0:wy1, wx0:wx1])
+            drifts[-1] = done.drifts
+            continue
         if rm.ring is not None:
             cx0, cy0, cx1, cy1 = rm.ring
             part = _resized_part(crop, region, rm.ring, resample)
@@ -120,11 +171,13 @@ def stitch_regions(originals: Tensor, plan: CropPlan, inpainted: Sequence[Tensor
         else:
             sub = _resized_part(crop, region, rm.blend, resample)
         ci = sub.shape[-1]
-        rows = slice(i * variants, (i + 1) * variants)
         cur = out[rows, ay0:ay1, ax0:ax1, :ci]
         mm = rm.composite.to(device=originals.device, dtype=originals.dtype)[None, :, :, None]
         out[rows, ay0:ay1, ax0:ax1, :ci] = torch.where(mm > 0, mm * sub + (1 - mm) * cur, cur)
-    return out
+        if with_mask:
+            win = used[rows, ay0:ay1, ax0:ax1]
+            used[rows, ay0:ay1, ax0:ax1] = torch.where(mm[..., 0] > 0, mm[..., 0].to(used.dtype), win)
+    return StitchResult(out, used, drifts)
 
 
 def stitch(originals: Tensor, composite_full: Tensor, plan: CropPlan, inpainted: Sequence[Tensor],
@@ -150,13 +203,21 @@ class Stitcher:
     plan: CropPlan
     masks: list[RegionMasks | None]
     resample: str = "bicubic"
+    changed: ChangedOnly | None = None  # None: today's stitch; settings: the changed-only stitch
 
     @classmethod
     def build(cls, originals: Tensor, composite: Tensor | MaskWindows, plan: CropPlan, *,
-              denoise: Tensor | MaskWindows | None = None,
-              color_correct: bool = False, resample: str = "bicubic") -> Stitcher:
-        return cls(originals, plan, region_masks(plan, composite, denoise, color_correct), resample)
+              denoise: Tensor | MaskWindows | None = None, color_correct: bool = False, resample: str = "bicubic",
+              changed: ChangedOnly | None = None) -> Stitcher:
+        return cls(originals, plan, region_masks(plan, composite, denoise, color_correct), resample, changed)
 
     def stitch(self, crops: Sequence[Tensor], variants: int) -> Tensor:
         """Stitch crops[r] ([variants,h,w,C]) back; rows image b, variant j at b*variants + j."""
-        return stitch_regions(self.originals, self.plan, crops, variants, self.masks, resample=self.resample)
+        return stitch_regions(self.originals, self.plan, crops, variants, self.masks, resample=self.resample,
+                              changed=self.changed)
+
+    def stitch_masked(self, crops: Sequence[Tensor], variants: int) -> StitchResult:
+        """`stitch` with the full-size composite actually used ([B*variants,H,W], for a node's mask output)
+        and the drifts the changed-only stitch found (see stitch_regions_masked)."""
+        return stitch_regions_masked(self.originals, self.plan, crops, variants, self.masks,
+                                     resample=self.resample, changed=self.changed)
