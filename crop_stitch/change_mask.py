@@ -29,7 +29,7 @@ class ChangeSettings:
     then feathered outward over feather_px."""
 
     delta_e: float = 8.0
-    structure: float = 0.4
+    structure: float = 0.5
     blur_sigma: float = 1.0
     ssim_sigma: float = 1.5
     open_px: int = 2
