@@ -45,10 +45,10 @@ class RegionComposite:
     drifts: list[Drift]
 
 
-def _grown(window: Window, bounds: Window) -> Window:
+def _grown(window: Window, bounds: Window, px: int) -> Window:
     x0, y0, x1, y1 = window
     bx0, by0, bx1, by1 = bounds
-    return max(bx0, x0 - 1), max(by0, y0 - 1), min(bx1, x1 + 1), min(by1, y1 + 1)
+    return max(bx0, x0 - px), max(by0, y0 - px), min(bx1, x1 + px), min(by1, y1 + px)
 
 
 def _describe(d: Drift) -> str:
@@ -63,7 +63,8 @@ def changed_region(sample: Tensor, original: Tensor, current: Tensor, composite:
     composite on `blend`. Returns the region's pixels on the blend window grown by one pixel."""
     vx0, vy0, vx1, vy1 = valid_box
     vh, vw = vy1 - vy0, vx1 - vx0
-    wx0, wy0, wx1, wy1 = win = _grown(blend, valid_box)
+    wx0, wy0, wx1, wy1 = win = _grown(blend, valid_box, 1)
+    rx0, ry0, rx1, ry1 = _grown(blend, valid_box, settings.color_ring_px + 1)  # where colours are fitted
     comp = composite.new_zeros(vh, vw)
     bx0, by0, bx1, by1 = blend
     comp[by0 - vy0:by1 - vy0, bx0 - vx0:bx1 - vx0] = composite
@@ -78,10 +79,13 @@ def changed_region(sample: Tensor, original: Tensor, current: Tensor, composite:
         elif settings.align:
             log.info("changed-only stitch, %s variant %d: alignment refused (%s); crop left as sampled",
                      label, j, d.reason)
-    aligned, inside = undo_drift(sample, drifts)
-    corrected = color_correct(aligned, original, comp, settings.color_ring_px, valid=inside.all(dim=0))
+    ring = (rx0 - vx0, ry0 - vy0, rx1 - vx0, ry1 - vy0)
+    aligned, inside = undo_drift(sample, drifts, ring)
+    ring_rows, ring_cols = slice(ring[1], ring[3]), slice(ring[0], ring[2])
+    corrected = color_correct(aligned, original[ring_rows, ring_cols], comp[ring_rows, ring_cols],
+                              settings.color_ring_px, valid=inside.all(dim=0))
+    target = corrected[:, wy0 - ry0:wy1 - ry0, wx0 - rx0:wx1 - rx0]
     rows, cols = slice(wy0 - vy0, wy1 - vy0), slice(wx0 - vx0, wx1 - vx0)
-    target, before = corrected[:, rows, cols], original[rows, cols]
-    mask = change_mask(target, before, comp[rows, cols], settings.change)
+    mask = change_mask(target, original[rows, cols], comp[rows, cols], settings.change)
     pixels = seamless_blend(target.to(current.dtype), current[:, wy0:wy1, wx0:wx1, :target.shape[-1]], mask)
     return RegionComposite(win, pixels, mask, [d.moved(vx0, vy0) for d in drifts])

@@ -92,11 +92,32 @@ def _min_pool(w: Tensor, k: int, stride: int) -> Tensor:
     return -F.max_pool2d(-w, k, stride=stride, padding=k // 2 if stride == 1 else 0)
 
 
-def _pyramid(s: Tensor, o: Tensor, wt: Tensor, coarsest: int) -> list[tuple[Tensor, Tensor, Tensor]]:
-    levels = [(s, o, wt)]
-    while min(levels[-1][0].shape[-2:]) // 2 >= coarsest:
-        s, o, wt = levels[-1]
-        levels.append((F.avg_pool2d(s, 2), F.avg_pool2d(o, 2), _min_pool(wt, 2, 2)))
+@dataclass
+class _Level:
+    """One pyramid level: the sample with its gradients [1,3,h,w], the original and weights [h,w], and each
+    level pixel's full-resolution position (level pixel x is full-res factor * x + (factor - 1) / 2)."""
+
+    stack: Tensor
+    original: Tensor
+    weight: Tensor
+    factor: int
+    xs: Tensor
+    ys: Tensor
+
+    @classmethod
+    def of(cls, s: Tensor, o: Tensor, wt: Tensor, factor: int) -> _Level:
+        hl, wl = s.shape[-2:]
+        off = (factor - 1) / 2.0
+        ys = torch.arange(hl, device=s.device, dtype=torch.float32)[:, None].expand(hl, wl) * factor + off
+        xs = torch.arange(wl, device=s.device, dtype=torch.float32)[None, :].expand(hl, wl) * factor + off
+        return cls(torch.cat([s, *central_gradients(s)], dim=1), o[0, 0], wt[0, 0], factor, xs, ys)
+
+
+def _pyramid(s: Tensor, o: Tensor, wt: Tensor, coarsest: int) -> list[_Level]:
+    levels = [_Level.of(s, o, wt, 1)]
+    while min(s.shape[-2:]) // 2 >= coarsest:
+        s, o, wt = F.avg_pool2d(s, 2), F.avg_pool2d(o, 2), _min_pool(wt, 2, 2)
+        levels.append(_Level.of(s, o, wt, levels[-1].factor * 2))
     return levels
 
 
@@ -113,32 +134,24 @@ def _params(fit: _Fit, center: tuple[float, float], radius: float) -> Drift:
     return Drift(scale=math.hypot(m, n), angle=math.atan2(n, m), shift=(tx, ty), center=center)
 
 
-def _level_system(level: tuple[Tensor, Tensor, Tensor], factor: int, fit: _Fit, center: tuple[float, float],
-                  radius: float, robust: bool) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """(H [6,6], g [6], weights, residual) of the Gauss-Newton step at one level; level pixel x is full-res
-    factor * x + (factor - 1) / 2."""
-    s, o, wt = level
-    hl, wl = s.shape[-2:]
-    dev = s.device
-    off = (factor - 1) / 2.0
-    ys = torch.arange(hl, device=dev, dtype=torch.float32)[:, None].expand(hl, wl) * factor + off
-    xs = torch.arange(wl, device=dev, dtype=torch.float32)[None, :].expand(hl, wl) * factor + off
-    px, py = _params(fit, center, radius).apply(xs, ys)
-    plx, ply = (px - off) / factor, (py - off) / factor
-    grid = torch.stack(((plx + 0.5) / wl * 2 - 1, (ply + 0.5) / hl * 2 - 1), dim=-1)[None]
-    gx, gy = central_gradients(s)
-    warped = F.grid_sample(torch.cat([s, gx, gy], dim=1), grid.float(), mode="bicubic", padding_mode="border",
-                           align_corners=False)[0]
-    sw, gx, gy = warped[0], warped[1] * fit.gain / factor, warped[2] * fit.gain / factor
+def _level_system(lv: _Level, fit: _Fit, center: tuple[float, float], radius: float, robust: bool
+                  ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """(H [6,6], g [6], weights, residual) of the Gauss-Newton step at one level."""
+    hl, wl = lv.weight.shape
+    f, off = lv.factor, (lv.factor - 1) / 2.0
+    px, py = _params(fit, center, radius).apply(lv.xs, lv.ys)
+    plx, ply = (px - off) / f, (py - off) / f
+    grid = torch.stack(((plx + 0.5) * (2.0 / wl) - 1, (ply + 0.5) * (2.0 / hl) - 1), dim=-1)[None]
+    warped = F.grid_sample(lv.stack, grid, mode="bicubic", padding_mode="border", align_corners=False)[0]
+    sw, gx, gy = warped[0], warped[1] * (fit.gain / f), warped[2] * (fit.gain / f)
     inside = (plx >= 0) & (plx <= wl - 1) & (ply >= 0) & (ply <= hl - 1)
-    w = wt[0, 0] * inside
-    r = fit.gain * sw + fit.bias - o[0, 0]
+    w = lv.weight * inside
+    r = fit.gain * sw + fit.bias - lv.original
     if robust and bool((w > 0).any()):
         sigma = 1.4826 * float(r.abs()[w > 0].median())
         k = max(HUBER * sigma, 1e-3)
         w = w * (k / r.abs().clamp_min(1e-12)).clamp(max=1.0)
-    cx, cy = center
-    nx, ny = (xs - cx) / radius, (ys - cy) / radius
+    nx, ny = (lv.xs - center[0]) / radius, (lv.ys - center[1]) / radius
     jac = torch.stack([gx * nx + gy * ny, gy * nx - gx * ny, gx, gy, sw, torch.ones_like(sw)]).reshape(6, -1)
     jw = jac * w.reshape(1, -1)
     return (jw @ jac.T).double(), (jw @ r.reshape(-1, 1)).double()[:, 0], w, r
@@ -177,11 +190,11 @@ def estimate_drift(sample: Tensor, original: Tensor, weight: Tensor, settings: D
         return Drift(center=center, reason=f"only {count} unmasked pixels to align on (< {st.min_pixels})")
     fit = _Fit(torch.zeros(4, dtype=torch.float64))
     levels = _pyramid(s, o, wt, st.coarsest_side)
-    finest = next(i for i, lv in enumerate(levels) if max(lv[0].shape[-2:]) <= st.finest_side or i == len(levels) - 1)
+    finest = next(i for i, lv in enumerate(levels) if max(lv.weight.shape) <= st.finest_side or i == len(levels) - 1)
     for index in range(len(levels) - 1, finest - 1, -1):
-        factor = 2 ** index
+        factor = levels[index].factor
         for it in range(st.iterations):
-            hess, grad, _, _ = _level_system(levels[index], factor, fit, center, radius, robust=it > 0)
+            hess, grad, _, _ = _level_system(levels[index], fit, center, radius, robust=it > 0)
             damped = hess + 1e-6 * torch.diag(hess.diagonal().clamp_min(1e-12))
             step = -torch.linalg.solve(damped, grad)
             if not bool(torch.isfinite(step).all()):
@@ -190,14 +203,14 @@ def estimate_drift(sample: Tensor, original: Tensor, weight: Tensor, settings: D
             fit.gain, fit.bias = fit.gain + float(step[4]), fit.bias + float(step[5])
             if float(step[:4].abs().max()) < 0.01 * factor:
                 break
-    hess, _, w_robust, r = _level_system(levels[finest], 2 ** finest, fit, center, radius, robust=True)
+    lv = levels[finest]
+    hess, _, w_robust, r = _level_system(lv, fit, center, radius, robust=True)
     drift = _params(fit, center, radius)
-    ls, lo, lw = (t[0, 0] for t in levels[finest])
-    plain = (w_robust > 0).float() * lw
+    plain = (w_robust > 0).float() * lv.weight
     residual = float(((r * r * plain).sum() / plain.sum().clamp_min(1.0)).sqrt())
-    texture = _texture(hess, float(w_robust.sum())) * 4 ** finest  # per level px^2, not full-res px^2
+    texture = _texture(hess, float(w_robust.sum())) * lv.factor ** 2  # per level px^2, not full-res px^2
     drift = replace(drift, texture=texture, residual=residual,
-                    residual_identity=_identity_residual(ls, lo, lw))
+                    residual_identity=_identity_residual(lv.stack[0, 0], lv.original, lv.weight))
     return _judge(drift, st, w, h)
 
 
@@ -218,20 +231,23 @@ def _judge(d: Drift, st: DriftSettings, w: int, h: int) -> Drift:
     return replace(d, accepted=True, reason="aligned")
 
 
-def undo_drift(images: Tensor, drifts: Sequence[Drift]) -> tuple[Tensor, Tensor]:
-    """(aligned [V,h,w,C], valid [V,h,w]): images[v] resampled (bicubic) at drifts[v].apply of each pixel, so the
-    original's content is back in place; valid is False where that point fell outside the image. Refused or
-    negligible drifts leave their image as it is (bit for bit)."""
+def undo_drift(images: Tensor, drifts: Sequence[Drift], window: tuple[int, int, int, int] | None = None
+               ) -> tuple[Tensor, Tensor]:
+    """(aligned [V,h',w',C], valid [V,h',w']) on `window` (x0, y0, x1, y1) of the images (default: all of them):
+    images[v] resampled (bicubic) at drifts[v].apply of each pixel, so the original's content is back in
+    place; valid is False where that point fell outside the image. Refused or negligible drifts leave their
+    image as it is (bit for bit)."""
     v, h, w, _ = images.shape
-    out = images.clone()
-    valid = torch.ones(v, h, w, dtype=torch.bool, device=images.device)
-    ys = torch.arange(h, device=images.device, dtype=torch.float32)[:, None].expand(h, w)
-    xs = torch.arange(w, device=images.device, dtype=torch.float32)[None, :].expand(h, w)
+    x0, y0, x1, y1 = window or (0, 0, w, h)
+    out = images[:, y0:y1, x0:x1].clone()
+    valid = torch.ones(v, y1 - y0, x1 - x0, dtype=torch.bool, device=images.device)
+    ys = torch.arange(y0, y1, device=images.device, dtype=torch.float32)[:, None].expand(y1 - y0, x1 - x0)
+    xs = torch.arange(x0, x1, device=images.device, dtype=torch.float32)[None, :].expand(y1 - y0, x1 - x0)
     for j, d in enumerate(drifts):
         if not d.accepted or d.max_displacement(w, h) < NEGLIGIBLE_PX:
             continue
         px, py = d.apply(xs, ys)
-        grid = torch.stack(((px + 0.5) / w * 2 - 1, (py + 0.5) / h * 2 - 1), dim=-1)[None].float()
+        grid = torch.stack(((px + 0.5) * (2.0 / w) - 1, (py + 0.5) * (2.0 / h) - 1), dim=-1)[None]
         src = images[j:j + 1].float().permute(0, 3, 1, 2)
         res = F.grid_sample(src, grid, mode="bicubic", padding_mode="border", align_corners=False)
         out[j] = res[0].permute(1, 2, 0).clamp(0.0, 1.0).to(images.dtype)
