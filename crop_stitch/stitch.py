@@ -182,16 +182,17 @@ def _stitch(originals: Tensor, plan: CropPlan, inpainted: Sequence[Tensor], vari
 
 def stitch(originals: Tensor, composite_full: Tensor, plan: CropPlan, inpainted: Sequence[Tensor],
            variants: int, *, denoise_full: Tensor | None = None, color_correct: bool = False,
-           resample: str = "bicubic", ring_px: int = DEFAULT_RING_PX) -> Tensor:
+           resample: str = "bicubic", ring_px: int = DEFAULT_RING_PX, changed: ChangedOnly | None = None) -> Tensor:
     """Blend inpainted crops back into their images with full-size masks; returns [B*variants,H,W,C].
 
     inpainted[i] is [variants,h,w,C'] for plan.regions[i], resized back with `resample`. Regions
     compose in plan order with m = composite_full inside the region's own mask_box. Pixels where
     m == 0 are bit-identical to `originals`; channels beyond C' (alpha) are kept; RGB crops of a
-    grey image stitch as their mean.
+    grey image stitch as their mean. `changed`: the changed-only stitch (see stitch_regions_masked).
     """
     masks = region_masks(plan, composite_full, denoise_full, color_correct, ring_px)
-    return stitch_regions(originals, plan, inpainted, variants, masks, resample=resample, ring_px=ring_px)
+    return stitch_regions(originals, plan, inpainted, variants, masks, resample=resample, ring_px=ring_px,
+                          changed=changed)
 
 
 @dataclass

@@ -220,6 +220,41 @@ def test_low_texture_refuses_alignment(kind: str, caplog: pytest.LogCaptureFixtu
     assert bool(outside.any()) and torch.equal(result.images[0][outside], image[0][outside])
 
 
+def test_variants_are_aligned_on_their_own() -> None:
+    original, _, prepared, plan, first = scene()
+    second = scene(zoom=0.99, shift=(-1.6, 0.9))[4]
+    result = Stitcher.build(original, prepared.composite, plan, changed=ChangedOnly()).stitch_masked(
+        [torch.cat([first, second])], 2)
+    box = plan.regions[0].valid_box
+    errors = [displacement_error(d, box, z, s) for d, (z, s) in
+              zip(result.drifts[0], [(ZOOM, SHIFT), (0.99, (-1.6, 0.9))], strict=True)]
+    assert all(d.accepted for d in result.drifts[0]) and max(errors) <= 0.25
+    outside = prepared.composite[0] == 0
+    for row in range(2):
+        assert torch.equal(result.images[row][outside], original[0][outside])
+
+
+@pytest.mark.parametrize("kind", ["grey", "rgba", "float16"])
+def test_grey_alpha_and_half_precision_images(kind: str) -> None:
+    original, _, prepared, plan, sample = scene()
+    if kind == "grey":
+        original = original.mean(dim=-1, keepdim=True)
+    elif kind == "rgba":
+        original = torch.cat([original, torch.rand(original.shape[:3] + (1,))], dim=-1)
+    else:
+        original, sample = original.half(), sample.half()
+    result = Stitcher.build(original, prepared.composite, plan, changed=ChangedOnly()).stitch_masked([sample], 1)
+    assert result.images.shape == original.shape and result.images.dtype == original.dtype
+    assert result.drifts[0][0].accepted
+    outside = prepared.composite[0] == 0
+    assert torch.equal(result.images[0][outside], original[0][outside])
+    x0, y0, x1, y1 = EDIT
+    assert (result.images[0, y0 + 3:y1 - 3, x0 + 3:x1 - 3, :1] - original[0, y0 + 3:y1 - 3, x0 + 3:x1 - 3, :1]
+            ).abs().float().mean() > 0.05
+    if kind == "rgba":
+        assert torch.equal(result.images[..., 3], original[..., 3])
+
+
 def test_the_plain_stitch_is_unchanged_and_reports_its_composite() -> None:
     original, _, prepared, plan, sample = scene()
     crops = [torch.cat([sample, sample.flip(1)])]
