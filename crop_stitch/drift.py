@@ -183,7 +183,7 @@ def estimate_drift(sample: Tensor, original: Tensor, weight: Tensor, settings: D
     center, radius = ((w - 1) / 2.0, (h - 1) / 2.0), 0.5 * math.hypot(w, h)
     s = gaussian_blur(_luma(sample), st.blur_sigma)
     o = gaussian_blur(_luma(original).to(s.device), st.blur_sigma)
-    reach = 2 * math.ceil(2.0 * st.blur_sigma) + 1  # the blur's reach: masked pixels leak this far
+    reach = 2 * math.ceil(3.0 * st.blur_sigma) + 1  # the blur's reach (gaussian_kernel): masked pixels leak this far
     wt = _min_pool((weight.to(s.device) > 0).float()[None, None], reach, 1)
     count = int(wt.sum())
     if count < st.min_pixels:
