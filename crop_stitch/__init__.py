@@ -6,6 +6,7 @@ The names below are what nodes/ uses (tests/unit/test_architecture.py checks bot
 else is reached through its module (crop_stitch.masks, .plan, .stitch, ...).
 """
 
+from .changed_only import ChangedOnly
 from .channels import to_rgb
 from .crop import CropBatch, crop_regions
 from .layout import crops_by_region, variant_major
@@ -31,6 +32,7 @@ __all__ = [
     "RESAMPLE_MODES",
     "SIZE_UNITS",
     "TARGET_MODES",
+    "ChangedOnly",
     "CropBatch",
     "CropPlan",
     "CropSettings",

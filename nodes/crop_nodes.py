@@ -109,7 +109,10 @@ class InpaintStitch(io.ComfyNode):
                                        "out as ComfyUI repeats a batch (all regions, then all again: row "
                                        "j * regions + r), as the Inpainter's latent output is laid out."),
             ],
-            outputs=[io.Image.Output("image", display_name="image", tooltip="Full-size results, image-major.")],
+            outputs=[io.Image.Output("image", display_name="image", tooltip="Full-size results, image-major."),
+                     io.Mask.Output("mask", display_name="mask",
+                                    tooltip="The mask actually composited, per result (with Inpaint Options "
+                                            "changed_only: only what the model changed).")],
         )
 
     @classmethod
@@ -119,10 +122,12 @@ class InpaintStitch(io.ComfyNode):
         count = inpainted_image.shape[0]
         home = comfy.model_management.intermediate_device()
         if regions == 0:
-            return io.NodeOutput(stitcher.originals.repeat_interleave(count, dim=0).to(home))
+            images = stitcher.originals.repeat_interleave(count, dim=0)
+            return io.NodeOutput(images.to(home), torch.zeros(images.shape[:3], device=home))
         if count % regions:
             raise InputError(
                 f"{STITCH_NODE}: input 'inpainted_image' has {count} images of shape "
                 f"{tuple(inpainted_image.shape)}, not a multiple of the {regions} region(s) the stitcher cropped.")
         crops = crops_by_region(to_rgb(inpainted_image), regions)
-        return io.NodeOutput(stitcher.stitch(crops, count // regions).to(home))
+        stitched = stitcher.stitch_masked(crops, count // regions)
+        return io.NodeOutput(stitched.images.to(home), stitched.mask.to(home))

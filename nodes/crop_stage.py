@@ -14,6 +14,7 @@ import comfy.model_management
 import torch
 
 from ..crop_stitch import (
+    ChangedOnly,
     CropBatch,
     CropPlan,
     MaskWindows,
@@ -57,7 +58,8 @@ def crop_stage(image: torch.Tensor, mask: torch.Tensor, options: InpaintOptions,
     prepared = prepare_windowed_masks(mask.to(device=home, dtype=originals.dtype), options.mask)
     plan = plan_crops(prepared.denoise, options.crop)
     stitcher = Stitcher.build(originals, prepared.composite, plan, denoise=prepared.denoise,
-                              color_correct=options.color_correct, resample=options.resample)
+                              color_correct=options.color_correct, resample=options.resample,
+                              changed=ChangedOnly() if options.stitch_changed_only else None)
     if plan.regions:
         sizes = sorted({r.target for r in plan.regions})
         log.info("%s: %d region(s) in %d image(s), crop sizes %s", node, len(plan.regions), image.shape[0], sizes)

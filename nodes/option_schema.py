@@ -9,7 +9,7 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..crop_stitch import DEFAULT_THRESHOLD, GREY, PAD_MODES, PREFILL_MODES, RESAMPLE_MODES, TARGET_MODES
-from .types import EDIT_MODES, INPAINT
+from .types import CHANGED_ONLY_AUTO, CHANGED_ONLY_CHOICES, EDIT_MODES, INPAINT
 
 OptionsType = io.Custom("FFI_OPTIONS")
 FillModelType = io.Custom("FFI_FILL_MODEL")  # nodes/fill_model.py outputs it
@@ -133,4 +133,10 @@ def options_inputs() -> list:
         io.UpscaleModel.Input("upscale_model", optional=True,
                               tooltip="Refine pass only: upscale the first-pass crops with this model (Load "
                                       "Upscale Model) instead of bicubic, then resize to the refine size."),
+        io.Combo.Input("changed_only", options=list(CHANGED_ONLY_CHOICES), default=CHANGED_ONLY_AUTO, optional=True,
+                       tooltip="Stitch back only what the model changed (for edit models, which re-render the whole "
+                               "crop): undo the crop's shift / zoom measured outside the mask, correct its colours, "
+                               "and blend in seamlessly only the pixels that differ from the original; the rest "
+                               "of the mask keeps the original bytes. auto: on in reference / kontext mode, off "
+                               "otherwise."),
     ]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from ..crop_stitch import GREY, CropSettings, MaskSettings
-from .types import INPAINT
+from .types import CHANGED_ONLY_AUTO, CHANGED_ONLY_ON, INPAINT, RERENDERING_MODES
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,13 @@ class InpaintOptions:
     fill_model: object | None = field(default=None, compare=False, repr=False)  # nodes/fill_model.FillModel
     refine: RefineSettings = field(default_factory=RefineSettings)
     upscale_model: object | None = field(default=None, compare=False, repr=False)  # core UPSCALE_MODEL
+    changed_only: str = CHANGED_ONLY_AUTO
+
+    @property
+    def stitch_changed_only(self) -> bool:
+        """The changed-only stitch: as set, or (auto) in the modes whose models re-render the whole crop."""
+        return self.changed_only == CHANGED_ONLY_ON or (self.changed_only == CHANGED_ONLY_AUTO
+                                                         and self.mode in RERENDERING_MODES)
 
     def with_main_widgets(self, *, context: float, grow: int, feather: int, target_mp: float,
                           multiple: int | None = None) -> InpaintOptions:

@@ -12,7 +12,7 @@ from comfy_api.latest import io
 from ..crop_stitch import DEFAULT_THRESHOLD, FILL_MODEL, GREY, PREFILL_MODES, CropSettings, MaskSettings
 from .option_schema import OptionsType, options_inputs
 from .option_values import InpaintOptions, RefineSettings
-from .types import EDIT_MODES, INPAINT
+from .types import CHANGED_ONLY_AUTO, CHANGED_ONLY_CHOICES, EDIT_MODES, INPAINT
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class OptionWidgets:
     refine_threshold: float = 0.75
     refine_max_side: int = 2048
     upscale_model: object | None = None
+    changed_only: str = CHANGED_ONLY_AUTO
 
 
 def _check(w: OptionWidgets) -> None:
@@ -54,6 +55,9 @@ def _check(w: OptionWidgets) -> None:
         raise ValueError(f"Inpaint Options: min_side ({w.min_side}) is larger than max_side ({w.max_side}).")
     if w.mode not in EDIT_MODES:
         raise ValueError(f"Inpaint Options: mode must be one of {EDIT_MODES}, got {w.mode!r}.")
+    if w.changed_only not in CHANGED_ONLY_CHOICES:
+        raise ValueError(f"Inpaint Options: changed_only must be one of {CHANGED_ONLY_CHOICES}, "
+                         f"got {w.changed_only!r}.")
     if w.prefill not in PREFILL_MODES:
         raise ValueError(f"Inpaint Options: prefill must be one of {PREFILL_MODES}, got {w.prefill!r}.")
     if w.prefill == FILL_MODEL and w.fill_model is None:
@@ -79,7 +83,8 @@ def build_options(**widgets: object) -> InpaintOptions:
     return InpaintOptions(mask=mask, crop=crop, resample=w.resample, color_correct=w.color_correct,
                           binarize_concat_mask=w.binarize_concat_mask, mode=w.mode, prefill=w.prefill,
                           reference=w.reference, fill_model=w.fill_model, upscale_model=w.upscale_model,
-                          refine=RefineSettings(w.refine, w.refine_denoise, w.refine_threshold, w.refine_max_side))
+                          refine=RefineSettings(w.refine, w.refine_denoise, w.refine_threshold, w.refine_max_side),
+                          changed_only=w.changed_only)
 
 
 class InpaintOptionsNode(io.ComfyNode):

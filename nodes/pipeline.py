@@ -65,6 +65,7 @@ def inpaint(cls, node: str, connected: Connected, image: torch.Tensor, mask: tor
 
     stage = crop_stage(image, mask, options.for_model(traits.multiple, crop_sizes(options.mode, traits)), node)
     variants, stitcher = settings.variants, stage.stitcher
+    composite = None  # the mask output: the composite mask, unless the stitch says what it used
     if stage.empty or settings.denoise <= 0:
         images = stitcher.originals.repeat_interleave(variants, dim=0)
         latent = empty_latent(traits.latent_channels, traits.latent_dimensions)
@@ -78,12 +79,18 @@ def inpaint(cls, node: str, connected: Connected, image: torch.Tensor, mask: tor
                                 later_steps=estimated_steps(stage, settings, traits, mode))
         crops, latents = decode_groups(vae, groups, sampled, variants)
         crops, latents = refine_pass(model, ctx, crops, latents, settings, progress)
-        images = stitcher.stitch([crops[r] for r in range(len(stage.plan.regions))], variants)
+        ordered = [crops[r] for r in range(len(stage.plan.regions))]
+        if stitcher.changed is None:
+            images = stitcher.stitch(ordered, variants)
+        else:  # the changed-only stitch composites less than the composite mask: output what it used
+            stitched = stitcher.stitch_masked(ordered, variants)
+            images, composite = stitched.images, stitched.mask
         latent = latent_output(latents)
 
+    if composite is None:
+        composite = stage.composite_mask.full()
+        composite = composite if variants == 1 else composite.repeat_interleave(variants, dim=0)
     home = comfy.model_management.intermediate_device()
-    composite = stage.composite_mask.full()
-    composite = composite if variants == 1 else composite.repeat_interleave(variants, dim=0)
     seeds = ",".join(str(wrap_seed(settings.seed + j)) for j in range(variants))
     return io.NodeOutput(images.to(home), latent, composite.to(home), prompt.clip, vae, settings.seed, seeds,
                          json.dumps(stage.plan.to_dict()), ui=regions_ui(stitcher.originals, stage.plan, cls))

@@ -12,6 +12,12 @@ INPAINT, CHANNEL_EDIT, SPATIAL_CONCAT, KONTEXT, REPAINT, REFERENCE = (
 # 'kontext' stays in the list (saved workflows store the combo's value positionally); it means 'reference'.
 EDIT_MODES = (INPAINT, CHANNEL_EDIT, SPATIAL_CONCAT, KONTEXT, REPAINT, REFERENCE)
 
+# Inpaint Options `changed_only` (the changed-only stitch, crop_stitch/changed_only.py): auto = on in the
+# modes whose models re-render the whole crop.
+CHANGED_ONLY_AUTO, CHANGED_ONLY_OFF, CHANGED_ONLY_ON = "auto", "off", "on"
+CHANGED_ONLY_CHOICES = (CHANGED_ONLY_AUTO, CHANGED_ONLY_OFF, CHANGED_ONLY_ON)
+RERENDERING_MODES = (REFERENCE, KONTEXT)
+
 # How a model takes the inpaint image (nodes/family.py decides).
 FLUX_FILL = "flux_fill"  # Flux concat: masked-image latent + 8x8-unshuffled mask (Flux Fill)
 CONCAT = "concat"  # concat channels read through concat_keys (SD/SDXL inpaint)

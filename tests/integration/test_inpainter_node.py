@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 from comfy_host import run_node
-from node_calls import assert_untouched_outside, inpaint, node_classes, small_options
+from node_calls import assert_untouched_outside, inpaint, node_classes, outside_band, small_options
 
 
 @pytest.fixture(scope="module")
@@ -130,12 +130,14 @@ def test_crop_then_stitch_of_unchanged_crops_returns_the_input(models):
     assert crops.shape[0] == 2 and crops.shape[1:3] == crop_masks.shape[1:3]
     assert len(json.loads(regions)["regions"]) == 2
     # two variations, laid out as ComfyUI repeats a batch: all regions, then all regions again
-    (stitched,) = run_node(InpaintStitch, stitcher=stitcher, inpainted_image=crops.repeat(2, 1, 1, 1)).result
+    stitched, used = run_node(InpaintStitch, stitcher=stitcher, inpainted_image=crops.repeat(2, 1, 1, 1)).result
     assert stitched.shape == (2, 64, 320, 3)
     torch.testing.assert_close(stitched[0], image[0], atol=0.02, rtol=0)
     torch.testing.assert_close(stitched[1], stitched[0])
+    keep = outside_band(mask, 4).expand(2, -1, -1)  # the mask output: what was composited, inside mask + band
+    assert used.shape == (2, 64, 320) and bool(keep.any()) and not used[keep].any() and bool((used > 0.99).any())
     noise = torch.rand_like(crops)
-    (painted,) = run_node(InpaintStitch, stitcher=stitcher, inpainted_image=noise).result
+    painted, _ = run_node(InpaintStitch, stitcher=stitcher, inpainted_image=noise).result
     assert_untouched_outside(painted, image, mask, reach=4)
     with pytest.raises(ValueError, match="FluxFill Stitch.*inpainted_image"):
         run_node(InpaintStitch, stitcher=stitcher, inpainted_image=crops[:1].repeat(3, 1, 1, 1))

@@ -64,7 +64,7 @@ def test_options_widgets_are_appended_and_default_to_core(comfy):
 
     names = [i.id for i in options_inputs()]
     tail = ["mode", "prefill", "reference", "fill_model", "refine", "refine_denoise", "refine_threshold",
-            "refine_max_side", "upscale_model"]
+            "refine_max_side", "upscale_model", "changed_only"]
     assert names[-len(tail):] == tail, "new inputs go at the end (positional widgets)"
     assert names.index("binarize_concat_mask") == len(names) - len(tail) - 1
     assert all(i.tooltip for i in options_inputs())
@@ -72,6 +72,8 @@ def test_options_widgets_are_appended_and_default_to_core(comfy):
     assert (default.mode, default.prefill, default.reference) == ("inpaint", "grey", None)
     with pytest.raises(ValueError, match="Inpaint Options: mode"):
         options(mode="warp")
+    with pytest.raises(ValueError, match="Inpaint Options: changed_only"):
+        options(changed_only="maybe")
 
 
 def test_option_widget_defaults_are_the_schemas(comfy):

@@ -129,7 +129,7 @@ def test_crop_then_stitch_of_the_same_crops_equals_the_inpainter(models, conditi
     stitcher, *_, plan = run_node(InpaintCrop, image=image, mask=mask, context=0.5, grow=0, feather=4,
                                   target_megapixels=0.01, snap=16, options=options).result
     assert json.loads(plan)["regions"] == json.loads(out[7])["regions"]
-    (stitched,) = run_node(InpaintStitch, stitcher=stitcher, inpainted_image=repeated).result
+    stitched, _ = run_node(InpaintStitch, stitcher=stitcher, inpainted_image=repeated).result
     assert torch.equal(stitched, out[0])
     # the latent output uses the same layout: row j * R + r, from the sampler's rows r * V + j
     (sampled,) = [c["samples"] for c in spy.calls]
@@ -223,7 +223,7 @@ def test_resample_applies_when_stitching_back(comfy):
                                        target_megapixels=0.05, snap=16,
                                        options=small_options(resample=resample)).result
         painted = torch.rand(crops.shape, generator=torch.Generator().manual_seed(1))
-        (results[resample],) = run_node(InpaintStitch, stitcher=stitcher, inpainted_image=painted).result
+        results[resample] = run_node(InpaintStitch, stitcher=stitcher, inpainted_image=painted).result[0]
         region = stitcher.plan.regions[0]
         assert region.target != region.size, "the crop must be resized for this test to mean anything"
     inside = mask[0] > 0.5
