@@ -79,6 +79,17 @@ SPECS: dict[str, dict] = {
         "\n\n" + MASK_NOTE,
         unet="flux1-kontext-dev.safetensors",
         inpainter={"text": "replace the bench with a stone fountain", "guidance": 2.5}),
+    "flux_kontext_edit_changed_only": mode_spec(
+        "reference",
+        "Edit with Flux Kontext, stitching back only what changed. Edit models re-render the whole crop: the "
+        "part they did not mean to change comes back shifted or zoomed by a pixel or two and with a colour "
+        "cast, which shows as a seam or a ghost wherever the mask is larger than the edit. Inpaint Options "
+        "changed_only (auto: on in reference / kontext mode) measures that drift outside the mask and undoes "
+        "it, corrects the colours, and blends in seamlessly only the pixels that differ from the original; "
+        "the rest of the mask keeps the original bytes. The Inpainter's mask output shows what was "
+        "composited. Mask generously around what you want edited.\n\n" + MASK_NOTE,
+        unet="flux1-kontext-dev.safetensors", options={"changed_only": "auto"},
+        inpainter={"text": "give the bench a red cushion", "guidance": 2.5, "grow": 16, "feather": 24}),
     "mode_repaint": mode_spec(
         "repaint", REPAINT_NOTE, unet="flux1-dev.safetensors",
         inpainter={"text": "a wooden bench in a sunny park", "guidance": 3.5, "grow": 8, "feather": 24}),
