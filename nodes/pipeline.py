@@ -82,8 +82,7 @@ def inpaint(cls, node: str, connected: Connected, image: torch.Tensor, mask: tor
         latent = latent_output(latents)
 
     home = comfy.model_management.intermediate_device()
-    composite = stage.composite_mask.full()
-    composite = composite if variants == 1 else composite.repeat_interleave(variants, dim=0)
+    composite = stage.composite_mask.full_rows(variants)  # one mask on a batch stays one (a broadcast view)
     seeds = ",".join(str(wrap_seed(settings.seed + j)) for j in range(variants))
     return io.NodeOutput(images.to(home), latent, composite.to(home), prompt.clip, vae, settings.seed, seeds,
                          json.dumps(stage.plan.to_dict()), ui=regions_ui(stitcher.originals, stage.plan, cls))
