@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="override a template input; NODE is a node id or a class_type (all such nodes); "
                              "VALUE is JSON if it parses, else a string. Repeatable.")
     parser.add_argument("--timeout", type=float, default=600.0,
-                        help="seconds one row may take on a server before that server counts as failed (600)")
+                        help="seconds one row may take; past it the row fails (its server is dropped only if it "
+                             "no longer answers) (600)")
     parser.add_argument("--retries", type=int, default=2,
                         help="how many times a row is retried on another server after a server failure (2)")
     parser.add_argument("--reprobe", type=float, default=0.0, metavar="SECONDS",

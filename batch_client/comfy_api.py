@@ -15,12 +15,16 @@ ProgressFn = Callable[[int, int], None]
 
 
 class ServerDown(RuntimeError):
-    """The server did not answer, dropped the websocket, failed internally or ran past the timeout:
-    the row may be retried on another server."""
+    """The server did not answer, dropped the websocket or failed internally (a row past the timeout on a
+    server that no longer answers /system_stats included): the row may be retried on another server."""
 
 
 class PromptFailed(RuntimeError):
     """The server rejected the prompt or its execution failed: the row itself is at fault."""
+
+
+class RowTimeout(PromptFailed):
+    """The row ran past the timeout while its server still answers: that row fails, the server is kept."""
 
 
 def describe_rejection(body: object) -> str:
@@ -135,7 +139,10 @@ class ComfyServer:
         while True:
             if time.monotonic() > deadline:
                 self.cancel(prompt_id)
-                raise ServerDown(f"{self.url}: prompt {prompt_id} not finished after {timeout:g}s")
+                message = f"{self.url}: prompt {prompt_id} not finished after {timeout:g}s"
+                if self.alive():
+                    raise RowTimeout(f"{message} (the server still answers: this row failed, the server is kept)")
+                raise ServerDown(f"{message}, and the server no longer answers")
             try:
                 message = ws.recv()
             except websocket.WebSocketTimeoutException:

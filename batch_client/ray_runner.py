@@ -58,7 +58,8 @@ class ComfyWorker:
 
         When the server stops answering, this actor's process exits: Ray restarts the actor (a fresh server)
         while the driver, seeing the actor die, gives the row to another worker. A server that still answers
-        (a row past --timeout, the pack missing) raises ServerDown to the driver instead, which drops this worker.
+        but lacks the pack raises ServerDown to the driver instead, which drops this worker; a row past --timeout
+        on a server that still answers raises RowTimeout (a PromptFailed): that row fails, this worker lives on.
         """
         start = time.monotonic()
         try:

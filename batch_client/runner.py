@@ -97,7 +97,9 @@ def write_results(path: Path, results: list[Result]) -> None:
 class BatchRunner:
     """Runs parsed rows on the given servers; each server has a worker thread taking rows from one
     shared queue, so a row goes to whichever server is free. A server that fails (no answer, closed
-    websocket, timeout) is dropped and its row goes back to the queue, at most `retries` times."""
+    websocket) is dropped and its row goes back to the queue, at most `retries` times. A row past `timeout`
+    on a server that still answers fails on its own (RowTimeout, recorded, redone on the next run); the
+    server is kept."""
 
     def __init__(self, servers: list[ComfyServer], template: dict, output_dir: Path, *, timeout: float = 600.0,
                  retries: int = 2, reprobe_s: float = 0.0, progress: bool = True):

@@ -113,6 +113,19 @@ class MaskWindows:
             out[:, y0:y1, x0:x1] = v
         return out
 
+    def full_rows(self, variants: int = 1) -> Tensor:
+        """The mask as [batch * variants, H, W], image b's at rows b * variants ... b * variants + variants - 1.
+
+        When every image's mask is the same (one MASK on an image batch), it is built once as [1,H,W] and the
+        result is a broadcast view of it (no copies: never write into it)."""
+        rows = self.batch * variants
+        same = self.batch == 1 or all(bool((v == v[:1]).all()) for v in self.values)
+        if same:
+            one = MaskWindows(1, self.height, self.width, self.windows, tuple(v[:1] for v in self.values)).full()
+            return one if rows == 1 else one.expand(rows, self.height, self.width)
+        full = self.full()
+        return full if variants == 1 else full.repeat_interleave(variants, dim=0)
+
     def read(self, index: int, y0: int, y1: int, x0: int, x1: int) -> Tensor:
         """[y1-y0, x1-x0] of image `index` (0 where the box leaves the image or misses every window)."""
         i = 0 if self.batch == 1 else index

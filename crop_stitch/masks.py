@@ -52,8 +52,8 @@ def _already_clean(mask: Tensor, dtype: torch.dtype) -> bool:
 def fit_mask_to_image(mask: Tensor, image: Tensor, node: str = DEFAULT_NODE) -> Tensor:
     """Bring a [H,W] or [B,H,W] mask to the [B,H,W] of an IMAGE [B,H,W,C].
 
-    A batch of 1 is broadcast; a same-aspect size is resized bilinearly; anything else raises
-    ValueError naming the node, the `mask` input and both shapes. A mask that already fits, in the
+    A batch of 1 is broadcast (a view: one mask stays one); a same-aspect size is resized bilinearly;
+    anything else raises ValueError naming the node, the `mask` input and both shapes. A mask that already fits, in the
     image's dtype with values in [0, 1], comes back as is (no copy): never modify the result in place.
     """
     b, h, w = image.shape[0], image.shape[1], image.shape[2]
@@ -83,7 +83,7 @@ def fit_mask_to_image(mask: Tensor, image: Tensor, node: str = DEFAULT_NODE) -> 
             work.unsqueeze(1), size=(h, w), mode="bilinear", align_corners=False, antialias=down
         )
         m = work.squeeze(1).clamp(0.0, 1.0).to(dtype)
-    return broadcast_mask(m, b, h, w, name=f"{node}: input 'mask'").contiguous()
+    return broadcast_mask(m, b, h, w, name=f"{node}: input 'mask'")  # one mask stays one: a broadcast view
 
 
 def broadcast_mask(mask: Tensor, batch: int, height: int, width: int, *, name: str = "mask",

@@ -63,6 +63,15 @@ def _resize_nchw(x: Tensor, height: int, width: int, mode: str) -> Tensor:
     return F.interpolate(x, size=(height, width), mode=mode)
 
 
+def shrink_mask_covering(mask: Tensor, height: int, width: int) -> Tensor:
+    """A binary [N,1,H,W] mask shrunk to (height, width) so that every working pixel that overlaps a masked
+    pixel is masked (adaptive max-pool: its windows cover every input pixel), so lines of any width >= 1 px at
+    any offset survive. Never enlarges (the working size never exceeds the crop)."""
+    if mask.shape[-2:] == (height, width):
+        return mask
+    return F.adaptive_max_pool2d(mask, (height, width))
+
+
 def _pad(x: Tensor, bottom: int, right: int) -> Tensor:
     """Pad the bottom/right of [N,C,H,W]: reflect as far as the image allows, then replicate."""
     rb, rr = min(bottom, x.shape[-2] - 1), min(right, x.shape[-1] - 1)
@@ -98,7 +107,7 @@ def model_fill(image: Tensor, mask: Tensor, run: FillRun, geometry: FillGeometry
             rows.append(rgb[i:i + 1].permute(0, 3, 1, 2))
             continue
         x = _resize_nchw(rgb[i:i + 1].permute(0, 3, 1, 2), wh, ww, "bicubic")
-        m = (_resize_nchw(hard[i:i + 1, None], wh, ww, "bilinear") > 0).float()  # cover every masked pixel
+        m = shrink_mask_covering(hard[i:i + 1, None], wh, ww)
         filled = run(_pad(x, pad_b, pad_r), _pad(m, pad_b, pad_r))[..., :wh, :ww]
         rows.append(_resize_nchw(filled.float().clamp(0, 1), h, w, "bicubic"))
     fill = torch.cat(rows).permute(0, 2, 3, 1).to(device=image.device)

@@ -88,8 +88,7 @@ def inpaint(cls, node: str, connected: Connected, image: torch.Tensor, mask: tor
         latent = latent_output(latents)
 
     if composite is None:
-        composite = stage.composite_mask.full()
-        composite = composite if variants == 1 else composite.repeat_interleave(variants, dim=0)
+        composite = stage.composite_mask.full_rows(variants)  # one mask on a batch stays one (a broadcast view)
     home = comfy.model_management.intermediate_device()
     seeds = ",".join(str(wrap_seed(settings.seed + j)) for j in range(variants))
     return io.NodeOutput(images.to(home), latent, composite.to(home), prompt.clip, vae, settings.seed, seeds,

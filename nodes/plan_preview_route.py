@@ -7,7 +7,9 @@ POST /fluxfill_inpainter/plan_preview (also under /api) with JSON
 answers the crop plan exactly as the FluxFill Inpainter's `regions` output carries it
 (`CropPlan.to_dict()`): the image and its mask are read the way core LoadImage reads them (the mask is
 1 - alpha), the options are built as the nodes build them, and the plan comes from the same
-`crop_stage` the node runs. Only files under ComfyUI's input directory are read (no `..`, no
+`crop_stage` the node runs. Every number is checked against the node schemas' ranges; the image is read
+as its size and 8-bit alpha only, cached by path + mtime + size, and at most a few plans run at once
+(`preview_request.py`). Only files under ComfyUI's input directory are read (no `..`, no
 absolute paths, no symlinks out); images over MAX_PIXELS are refused with 413.
 
 `server` and ComfyUI's `nodes` are imported inside functions, so the pure-torch packages of the pack
@@ -26,6 +28,7 @@ from typing import Any
 from .crop_stage import crop_stage
 from .option_values import InpaintOptions
 from .options import OptionWidgets, build_options
+from .preview_request import MULTIPLE_RANGE, Busy, image_and_mask, plan_slot, schema_ranges
 
 log = logging.getLogger("fluxfill_inpainter")
 
@@ -34,14 +37,6 @@ NODE = "FluxFill Inpainter (crop preview)"
 MAX_PIXELS = 64 * 1024 * 1024  # 64 MP ("1 megapixel" is 1024 x 1024 in ComfyUI)
 DEFAULT_MULTIPLE = 16  # Flux; SD models use 8 (the node takes it from the connected model)
 
-# The main node's crop widgets: name -> (type, min, max), the ranges the node's schema declares.
-MAIN_WIDGETS: dict[str, tuple[type, float, float]] = {
-    "context": (float, 0.0, 8.0),
-    "grow": (int, -512, 512),
-    "feather": (int, 0, 512),
-    "target_megapixels": (float, 0.01, 16.0),
-    "multiple": (int, 1, 128),
-}
 MAIN_DEFAULTS: dict[str, Any] = {"context": 1.0, "grow": 0, "feather": 16, "target_megapixels": 1.0,
                                  "multiple": DEFAULT_MULTIPLE}
 # Inpaint Options widgets the preview accepts: the node's widgets with plain defaults.
@@ -76,7 +71,9 @@ def _number(name: str, value: Any, kind: type, low: float, high: float) -> int |
 def parse_main_widgets(payload: dict) -> dict[str, int | float]:
     """The main node's crop widget values (and the crop multiple), checked against the node's ranges."""
     out = {}
-    for name, (kind, low, high) in MAIN_WIDGETS.items():
+    ranges = schema_ranges()
+    for name in MAIN_DEFAULTS:
+        kind, low, high = MULTIPLE_RANGE if name == "multiple" else ranges[name]
         value = payload.get(name, MAIN_DEFAULTS[name])
         out[name] = _number(name, value, kind, low, high)
     return out
@@ -102,8 +99,8 @@ def parse_options(options: Any) -> dict[str, Any] | None:
                 raise PreviewError(400, f"'{name}' must be a string")
             out[name] = value
         else:
-            kind = int if isinstance(default, int) else float
-            out[name] = _number(name, value, kind, -1e9, 1e9)
+            kind, low, high = schema_ranges()[name]  # the Inpaint Options widget's own range
+            out[name] = _number(name, value, kind, low, high)
     return out
 
 
@@ -160,14 +157,6 @@ def check_pixels(path: str, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
     return width, height
 
 
-def load_image_and_mask(path: str):
-    """IMAGE and MASK exactly as core LoadImage returns them for this file (mask = 1 - alpha)."""
-    import nodes as comfy_nodes  # ComfyUI's nodes.py (the pack itself is custom_nodes.<folder>.nodes)
-
-    image, mask = comfy_nodes.LoadImage().load_image(path)
-    return image, mask
-
-
 def plan_preview(payload: Any, input_dir: str | None = None, max_pixels: int = MAX_PIXELS) -> dict:
     """The crop plan (`CropPlan.to_dict()`) the FluxFill Inpainter would make for this request."""
     if not isinstance(payload, dict):
@@ -185,8 +174,10 @@ def plan_preview(payload: Any, input_dir: str | None = None, max_pixels: int = M
         opts = base.with_main_widgets(context=widgets["context"], grow=widgets["grow"],
                                       feather=widgets["feather"], target_mp=widgets["target_megapixels"],
                                       multiple=widgets["multiple"])
-        image, mask = load_image_and_mask(path)
-        return crop_stage(image, mask, opts, NODE).plan.to_dict()
+        stat = os.stat(path)
+        with plan_slot():
+            image, mask = image_and_mask(path, stat.st_mtime_ns, stat.st_size)
+            return crop_stage(image, mask, opts, NODE).plan.to_dict()
     except ValueError as exc:  # the nodes' own input errors (InputError is a ValueError)
         raise PreviewError(400, str(exc)) from exc
 
@@ -204,6 +195,8 @@ async def handle_plan_preview(request):
     except PreviewError as exc:
         log.info("crop preview refused (%d): %s", exc.status, exc.message)
         return web.json_response({"error": exc.message}, status=exc.status)
+    except Busy as exc:
+        return web.json_response({"error": str(exc)}, status=429)
     return web.json_response(plan)
 
 

@@ -67,3 +67,17 @@ def test_the_crop_node_makes_no_full_size_tensor(comfy):
         stitcher = run_node(crop, image=image, mask=mask, **widgets).result[0]
     assert large.seen == []
     assert stitcher.originals.data_ptr() == image.data_ptr()  # the record holds the input, not a copy
+
+
+def test_one_mask_on_a_batch_of_four_stays_one_mask(comfy, small_models):
+    """A batch-1 mask on 4 images is one mask all the way: the only full-size tensors are the 4 results and
+    one [1,H,W] composite mask (the `mask` output is a broadcast view of it, 4 rows, no copies)."""
+    image, mask = scene()
+    images = torch.cat([image, image.flip(1), image.flip(2), 1 - image])
+    options = small_options()
+    inpaint(small_models, images, mask, options=options, steps=1)  # warm-up
+    with FullSizeTensors(SIDE) as large:
+        out = inpaint(small_models, images, mask, options=options, steps=1).result
+    assert out[0].shape == (4, SIDE, SIDE, 3) and out[2].shape == (4, SIDE, SIDE)
+    assert sorted(shape for _, shape in large.seen) == [(1, SIDE, SIDE), (4, SIDE, SIDE, 3)], large.seen
+    assert out[2].untyped_storage().nbytes() == SIDE * SIDE * out[2].element_size(), "one mask's storage"

@@ -130,3 +130,19 @@ def test_a_clean_mask_is_fitted_without_a_copy_and_a_dirty_one_is_sanitized() ->
     fitted = fit_mask_to_image(dirty, image)
     assert fitted.data_ptr() != dirty.data_ptr() and torch.isnan(dirty[0, 0, 0])
     assert fitted[0, 0, 0] == 0 and fitted[0, 1, 1] == 1
+
+
+def test_full_rows_keeps_one_shared_mask_as_one_storage():
+    from fluxfill_inpainter.crop_stitch.mask_windows import MaskWindows
+
+    one = torch.zeros(1, 40, 50)
+    one[0, 10:20, 5:15] = 0.5
+    same = MaskWindows(3, 40, 50, ((10, 20, 5, 15),), (one[:, 10:20, 5:15].expand(3, 10, 10).clone(),))
+    rows = same.full_rows(2)
+    assert rows.shape == (6, 40, 50) and torch.equal(rows, one.expand(6, 40, 50))
+    assert rows.untyped_storage().nbytes() == 40 * 50 * rows.element_size()
+    differ = same.values[0].clone()
+    differ[1] = 1.0
+    mixed = MaskWindows(3, 40, 50, ((10, 20, 5, 15),), (differ,)).full_rows(2)
+    assert mixed.shape == (6, 40, 50) and torch.equal(mixed[2], mixed[3]) and mixed[2, 10, 5] == 1.0
+    assert mixed[0, 10, 5] == 0.5 and mixed[4, 10, 5] == 0.5
