@@ -79,7 +79,9 @@ def prepare_inpaint_latent(vae: Any, pixels: Tensor, mask: Tensor, *, inpaint_ma
     As in core: pixels and masks are centre-cropped to a multiple of the VAE downscale (core
     hard-codes 8, every SD/Flux VAE's factor; here the VAE's own factor is used); `samples` =
     encode(pixels); the concat latent = encode(pixels with round(inpaint_mask) set to 0.5);
-    `noise_mask` = the soft `mask` [N,1,H,W]; `concat_mask` = the soft `inpaint_mask`.
+    `noise_mask` = the soft `mask` [N,1,H,W]; `concat_mask` = the soft `inpaint_mask`. The masks come back on
+    the device of the VAE's latents (ComfyUI's intermediate device), not on the crops' compute device: they are
+    held until their sampler call, which moves them.
     With `inpaint_mask` None (the default) it is `mask`, which is exactly core's node.
 
     Extras:
@@ -105,8 +107,8 @@ def prepare_inpaint_latent(vae: Any, pixels: Tensor, mask: Tensor, *, inpaint_ma
 
     samples = vae.encode(rgb)
     latent: dict = {"samples": _rows(samples, batch, variants)}
-    if noise_mask:
-        latent["noise_mask"] = _rows(soft, batch, variants)
+    if noise_mask:  # masks are kept where the VAE puts latents (ComfyUI's intermediate device), as core does
+        latent["noise_mask"] = _rows(soft.to(samples.device), batch, variants)
     if not concat:
         return PreparedLatent(latent=latent, concat=None)
 
@@ -117,7 +119,7 @@ def prepare_inpaint_latent(vae: Any, pixels: Tensor, mask: Tensor, *, inpaint_ma
         concat_latent = vae.encode((rgb - 0.5) * keep + 0.5)
     else:
         concat_latent = samples
-    concat_mask = inpaint.round() if binarize_concat_mask else inpaint
+    concat_mask = (inpaint.round() if binarize_concat_mask else inpaint).to(concat_latent.device)
     values = {"concat_latent_image": _rows(concat_latent, batch, variants),
               "concat_mask": _rows(concat_mask, batch, variants)}
     return PreparedLatent(latent=latent, concat=values)

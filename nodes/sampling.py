@@ -35,12 +35,16 @@ MEMORY_HEADROOM = 0.8  # use at most this share of the free memory for the rows 
 
 
 def rows_per_call(model, latent_shape: tuple[int, ...], cfg: float) -> int:
-    """How many rows one call may take: what the host's free memory allows, at most MAX_ROWS_PER_CALL."""
+    """How many rows one call may take: what the host's free memory allows once the model is loaded, at most
+    MAX_ROWS_PER_CALL. Free memory is read before the sampler loads the model, so the part of the model not
+    yet on its load device is subtracted (none where it is offloaded to the same device, as on the CPU)."""
     base = model.model
     passes = 2 if cfg != 1.0 else 1  # CFG evaluates the negative too
     per_row = base.memory_required([passes, *latent_shape[1:]])
     free = comfy.model_management.get_free_memory(model.load_device)
-    fits = int(free * MEMORY_HEADROOM // max(per_row, 1))
+    if model.load_device != model.offload_device:
+        free -= max(0, model.model_size() - model.loaded_size())
+    fits = int(max(free, 0) * MEMORY_HEADROOM // max(per_row, 1))
     return max(1, min(MAX_ROWS_PER_CALL, fits))
 
 

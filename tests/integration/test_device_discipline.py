@@ -94,3 +94,20 @@ def test_inpainter_samples_crops_on_the_gpu(comfy, small_models, monkeypatch):
             steps=1)
     assert mm.get_torch_device().type == "cuda", "ComfyUI was booted on the CPU"
     assert devices and all(d.type == "cuda" for d in devices)
+
+
+@cuda
+def test_crop_size_masks_wait_on_the_intermediate_device_for_their_sampler_call(comfy, small_models, spy):
+    """Noise masks and concat masks are held (for every group, until all are sampled) where core keeps them,
+    on the intermediate device, not on the GPU; each sampler call moves its rows."""
+    import comfy.model_management as mm
+
+    image, mask = scene()
+    inpaint(small_models, image, mask, options=small_options(min_side=256, max_side=512), target_megapixels=0.25,
+            steps=1, batch_size=2)
+    home = mm.intermediate_device()
+    assert spy.calls
+    for call in spy.calls:
+        assert call["noise_mask"].device == home
+        concat = [extras["concat_mask"] for _, extras in call["positive"] if "concat_mask" in extras]
+        assert concat and all(t.device == home for t in concat)

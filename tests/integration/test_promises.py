@@ -167,6 +167,28 @@ def test_rows_per_call_follow_the_free_memory(models, monkeypatch):
     assert sampling.rows_per_call(model, (8, 16, 32, 32), cfg=1.0) == 1
 
 
+def test_rows_per_call_leave_room_for_the_part_of_the_model_not_yet_loaded(models, monkeypatch):
+    """Free memory is read before the sampler loads the model: on a device the model is offloaded from (a GPU,
+    stubbed here), the not-yet-loaded part of the model is subtracted first, so a cold first run does not
+    over-batch and a warm one (model loaded) may take more rows. Oracle: the host's own row size."""
+    import comfy.model_management
+    from fluxfill_inpainter.nodes import sampling
+
+    model = models[0].clone()
+    model.load_device = torch.device("cuda", 0)  # never used: free memory is stubbed
+    per_row = model.model.memory_required([1, 16, 32, 32])
+    size = per_row * 10  # a model as large as ten rows (the tiny one is far smaller than its activations)
+    free = size + per_row * 6.3
+    monkeypatch.setattr(model, "model_size", lambda: size)
+    monkeypatch.setattr(comfy.model_management, "get_free_memory", lambda *a, **k: free)
+    monkeypatch.setattr(model, "loaded_size", lambda: 0)
+    cold = sampling.rows_per_call(model, (16, 16, 32, 32), cfg=1.0)
+    assert cold == int((free - size) * sampling.MEMORY_HEADROOM // per_row) == 5
+    monkeypatch.setattr(model, "loaded_size", lambda: size)
+    warm = sampling.rows_per_call(model, (16, 16, 32, 32), cfg=1.0)
+    assert warm == min(sampling.MAX_ROWS_PER_CALL, int(free * sampling.MEMORY_HEADROOM // per_row)) > cold
+
+
 @pytest.mark.parametrize("upstream, widget, expected", [(None, 0.0, 30.0), (3.5, 0.0, 3.5), (3.5, 7.0, 7.0)])
 def test_guidance_rule_on_flux_fill(models, condition, spy, upstream, widget, expected):
     """0 = automatic: guidance set upstream (FluxGuidance) is kept, else Flux Fill's 30; above 0: as set."""
