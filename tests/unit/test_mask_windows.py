@@ -14,6 +14,7 @@ from fluxfill_inpainter.crop_stitch import (
     MaskWindows,
     crop_regions,
     fit_mask_to_image,
+    is_empty_mask,
     plan_crops,
     prepare_windowed_masks,
 )
@@ -130,3 +131,15 @@ def test_a_clean_mask_is_fitted_without_a_copy_and_a_dirty_one_is_sanitized() ->
     fitted = fit_mask_to_image(dirty, image)
     assert fitted.data_ptr() != dirty.data_ptr() and torch.isnan(dirty[0, 0, 0])
     assert fitted[0, 0, 0] == 0 and fitted[0, 1, 1] == 1
+
+
+@pytest.mark.parametrize("shape", [(1, 64, 64), (64, 64), (5, 3, 9), (0, 8, 8)])
+def test_an_empty_mask_of_any_size_fits_as_zeros(shape) -> None:
+    """README: an empty mask returns the input; core LoadImage's 64x64 zero mask of a photo included."""
+    image = torch.rand(2, 40, 70, 3)
+    empty = torch.zeros(shape)
+    if empty.numel():
+        empty.view(-1)[0] = float("nan")  # NaN counts as 0
+    fitted = fit_mask_to_image(empty, image)
+    assert fitted.shape == (2, 40, 70) and fitted.dtype == image.dtype and not fitted.any()
+    assert is_empty_mask(empty) and not is_empty_mask(torch.full((1, 2, 2), 1e-6))
