@@ -10,7 +10,7 @@ from .channels import to_rgb
 from .crop import CropBatch, crop_regions
 from .layout import crops_by_region, variant_major
 from .mask_windows import MaskWindows
-from .masks import DEFAULT_THRESHOLD, MaskSettings, fit_mask_to_image, is_empty_mask, prepare_windowed_masks
+from .masks import DEFAULT_THRESHOLD, MaskSettings, fit_mask_to_image, prepare_windowed_masks
 from .model_fill import FillGeometry, model_fill
 from .outpaint import FILL_MODES, SIZE_UNITS, extend_canvas, resolve_padding
 from .padding import PAD_MODES
@@ -43,7 +43,6 @@ __all__ = [
     "draw_regions_preview",
     "extend_canvas",
     "fit_mask_to_image",
-    "is_empty_mask",
     "model_fill",
     "plan_crops",
     "prefill",

@@ -42,8 +42,21 @@ PREFILL_TOOLTIP = (
     "Ignored by channel_edit (which must see the original).")
 
 
-def crop_widgets() -> list:
-    """The crop settings users touch most, on the Inpainter and the Crop node (same names, same meaning)."""
+def _target_widget(automatic_size: bool):
+    if automatic_size:  # the Inpainter knows the model: 0 = its family's native size
+        return io.Float.Input("target_megapixels", default=0.0, min=0.0, max=16.0, step=0.01,
+                              tooltip="Each crop is resized, keeping its aspect ratio, to about this many "
+                                      "megapixels. 0 = automatic: the connected model family's native size "
+                                      "(0.25 = 512 x 512 for SD 1.5, 1.0 = 1024 x 1024 for Flux and SDXL, "
+                                      "1.68 for Qwen-Image).")
+    return io.Float.Input("target_megapixels", default=1.0, min=0.01, max=16.0, step=0.01,
+                          tooltip="Each crop is resized, keeping its aspect ratio, to about this many "
+                                  "megapixels (1.0 = 1024 x 1024, where Flux works best).")
+
+
+def crop_widgets(automatic_size: bool = False) -> list:
+    """The crop settings users touch most, on the Inpainter and the Crop node (same names, same meaning;
+    `automatic_size`: target_megapixels 0 means the model's native size, for the node that has a model)."""
     return [
         io.Float.Input("context", default=1.0, min=0.0, max=8.0, step=0.05,
                        tooltip="How much surrounding image each crop includes, as a multiple of the "
@@ -54,9 +67,7 @@ def crop_widgets() -> list:
                      tooltip="Width in original pixels of the band outside the mask where the result is "
                              "blended into the image. The sampler may change this band too, with a "
                              "gradient that differential diffusion follows, so the edge is seamless."),
-        io.Float.Input("target_megapixels", default=1.0, min=0.01, max=16.0, step=0.01,
-                       tooltip="Each crop is resized, keeping its aspect ratio, to about this many "
-                               "megapixels (1.0 = 1024 x 1024, where Flux works best)."),
+        _target_widget(automatic_size),
     ]
 
 

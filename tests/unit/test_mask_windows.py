@@ -14,13 +14,12 @@ from fluxfill_inpainter.crop_stitch import (
     MaskWindows,
     crop_regions,
     fit_mask_to_image,
-    is_empty_mask,
     plan_crops,
     prepare_windowed_masks,
 )
 from fluxfill_inpainter.crop_stitch.components import cell_boxes
 from fluxfill_inpainter.crop_stitch.mask_windows import level_windows, tile_max
-from fluxfill_inpainter.crop_stitch.masks import mask_chain
+from fluxfill_inpainter.crop_stitch.masks import is_empty_mask, mask_chain
 from fluxfill_inpainter.crop_stitch.stitch import region_masks
 
 
