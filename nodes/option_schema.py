@@ -12,6 +12,7 @@ from ..crop_stitch import DEFAULT_THRESHOLD, GREY, PAD_MODES, PREFILL_MODES, RES
 from .types import EDIT_MODES, INPAINT
 
 OptionsType = io.Custom("FFI_OPTIONS")
+SIDE_MIN, SIDE_MAX = 64, 8192  # min_side / max_side bounds (nodes/options.py checks them at queue time)
 FillModelType = io.Custom("FFI_FILL_MODEL")  # nodes/fill_model.py outputs it
 
 MODE_TOOLTIP = (
@@ -86,9 +87,9 @@ def options_inputs() -> list:
         io.Combo.Input("target_mode", options=list(TARGET_MODES), default="area",
                        tooltip="area: keep the crop's aspect ratio at the target megapixels; "
                                "fixed: resize every crop to fixed_width x fixed_height; none: no resize."),
-        io.Int.Input("min_side", default=512, min=64, max=8192, step=8,
+        io.Int.Input("min_side", default=512, min=SIDE_MIN, max=SIDE_MAX, step=8,
                      tooltip="Smallest side of a resized crop, in pixels."),
-        io.Int.Input("max_side", default=2048, min=64, max=8192, step=8,
+        io.Int.Input("max_side", default=2048, min=SIDE_MIN, max=SIDE_MAX, step=8,
                      tooltip="Largest side of a resized crop, in pixels."),
         io.Int.Input("fixed_width", default=1024, min=64, max=8192, step=8,
                      tooltip="Crop width when target_mode is fixed."),
