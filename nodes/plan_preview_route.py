@@ -3,9 +3,12 @@
 POST /fluxfill_inpainter/plan_preview (also under /api) with JSON
     {"image": "<LoadImage widget value>", "subfolder": "", "type": "input",
      "context": 1.0, "grow": 0, "feather": 16, "target_megapixels": 1.0, "multiple": 16,
-     "options": {<Inpaint Options widget values>} | null}
+     "options": {<Inpaint Options widget values>} | null,
+     "family": "<a FAMILIES name>" (optional), "model_file": {"loader": "UNETLoader", "name": "..."} (optional)}
 answers the crop plan exactly as the FluxFill Inpainter's `regions` output carries it
-(`CropPlan.to_dict()`): the image and its mask are read the way core LoadImage reads them (the mask is
+(`CropPlan.to_dict()`), planned for the model family nodes/preview_model.py finds (the loader's file, read
+without its weights, or the page's family; else assumed, with `multiple`), plus `planned_for`: that family,
+where it came from and its multiple: the image and its mask are read the way core LoadImage reads them (the mask is
 1 - alpha), the options are built as the nodes build them, and the plan comes from the same
 `crop_stage` the node runs. Only files under ComfyUI's input directory are read (no `..`, no
 absolute paths, no symlinks out); images over MAX_PIXELS are refused with 413.
@@ -26,6 +29,7 @@ from typing import Any
 from .crop_stage import crop_stage
 from .option_values import InpaintOptions
 from .options import OptionWidgets, build_options
+from .preview_model import options_for, preview_model
 
 log = logging.getLogger("fluxfill_inpainter")
 
@@ -39,10 +43,10 @@ MAIN_WIDGETS: dict[str, tuple[type, float, float]] = {
     "context": (float, 0.0, 8.0),
     "grow": (int, -512, 512),
     "feather": (int, 0, 512),
-    "target_megapixels": (float, 0.01, 16.0),
+    "target_megapixels": (float, 0.0, 16.0),  # 0: automatic, the family's native size
     "multiple": (int, 1, 128),
 }
-MAIN_DEFAULTS: dict[str, Any] = {"context": 1.0, "grow": 0, "feather": 16, "target_megapixels": 1.0,
+MAIN_DEFAULTS: dict[str, Any] = {"context": 1.0, "grow": 0, "feather": 16, "target_megapixels": 0.0,
                                  "multiple": DEFAULT_MULTIPLE}
 # Inpaint Options widgets the preview accepts: the node's widgets with plain defaults.
 OPTION_DEFAULTS: dict[str, Any] = {
@@ -185,8 +189,10 @@ def plan_preview(payload: Any, input_dir: str | None = None, max_pixels: int = M
         opts = base.with_main_widgets(context=widgets["context"], grow=widgets["grow"],
                                       feather=widgets["feather"], target_mp=widgets["target_megapixels"],
                                       multiple=widgets["multiple"])
+        model = preview_model(payload)
+        opts = options_for(model, opts, widgets["multiple"])
         image, mask = load_image_and_mask(path)
-        return crop_stage(image, mask, opts, NODE).plan.to_dict()
+        return {**crop_stage(image, mask, opts, NODE).plan.to_dict(), "planned_for": model.describe()}
     except ValueError as exc:  # the nodes' own input errors (InputError is a ValueError)
         raise PreviewError(400, str(exc)) from exc
 

@@ -71,6 +71,7 @@ def test_preview_plan_equals_the_nodes_regions_output(small_models, input_dir, n
 
     payload = {"image": name, **node_widgets, "multiple": 16, "options": option_values}
     got = json.loads(json.dumps(route().plan_preview(payload)))  # as the route answers it
+    assert got.pop("planned_for") == {"family": "flux_fill", "from": "assumed", "multiple": 16}
     assert got == expected
     boxes = [r["box"] for r in got["regions"]]
     assert boxes == [r["box"] for r in expected["regions"]]

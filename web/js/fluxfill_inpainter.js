@@ -290,6 +290,12 @@ app.registerExtension({
             const used = message?.ffi_settings;
             const settings = Array.isArray(used) ? used[0] : used;
             this.ffiRegionSummary = text == null ? null : summarizeRegions(text, settings ?? null);
+            try {
+                const family = settings == null ? null : JSON.parse(settings)?.family;
+                if (typeof family === "string") this.ffiFamily = family; // the crop preview plans for it
+            } catch {
+                // no settings reported: the preview keeps what it knew
+            }
             this.setDirtyCanvas?.(true, false);
         });
 
