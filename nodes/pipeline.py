@@ -25,6 +25,7 @@ plan to stitch:
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 
 import comfy.model_management
@@ -36,7 +37,7 @@ from .auto_settings import resolve_automatic
 from .crop_stage import crop_stage
 from .decode import decode_groups, empty_latent, latent_output
 from .family import model_traits
-from .inputs import check_conditioning
+from .inputs import check_conditioning, check_spatial_condition
 from .modes import crop_sizes, resolve_mode
 from .option_values import InpaintOptions
 from .prepare import prepare_context, prepare_groups
@@ -45,6 +46,8 @@ from .refine import estimated_steps, refine_pass
 from .sampling import Progress, sample_groups
 from .types import Connected, SamplerSettings
 from .ui import regions_ui
+
+log = logging.getLogger("fluxfill_inpainter")
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ def inpaint(cls, node: str, connected: Connected, image: torch.Tensor, mask: tor
     settings, options = auto.settings, auto.options
     positive, negative = encode_prompts(prompt.clip, prompt.text, prompt.condition, model, settings.cfg, node)
     check_conditioning(model, positive, node, "condition" if prompt.condition is not None else "clip")
+    for warning in check_spatial_condition(prompt.condition or [], node):
+        log.warning("%s", warning)
 
     stage = crop_stage(image, mask, options.for_model(traits.multiple, crop_sizes(options.mode, traits)), node)
     variants, stitcher = settings.variants, stage.stitcher
