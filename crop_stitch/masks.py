@@ -49,18 +49,30 @@ def _already_clean(mask: Tensor, dtype: torch.dtype) -> bool:
     return bool(low >= 0) and bool(high <= 1)
 
 
+def is_empty_mask(mask: Tensor) -> bool:
+    """True when no value of `mask` is above 0 (NaN and negative values count as 0), or it has no pixels."""
+    if mask.numel() == 0:
+        return True
+    return not bool(torch.nan_to_num(_as_float(mask), nan=0.0, posinf=1.0, neginf=0.0).gt(0).any())
+
+
 def fit_mask_to_image(mask: Tensor, image: Tensor, node: str = DEFAULT_NODE) -> Tensor:
     """Bring a [H,W] or [B,H,W] mask to the [B,H,W] of an IMAGE [B,H,W,C].
 
-    A batch of 1 is broadcast (a view: one mask stays one); a same-aspect size is resized bilinearly;
-    anything else raises ValueError naming the node, the `mask` input and both shapes. A mask that already fits, in the
-    image's dtype with values in [0, 1], comes back as is (no copy): never modify the result in place.
+    A batch of 1 is broadcast (a view: one mask stays one); a same-aspect size is resized bilinearly; an empty
+    mask (no value above 0, NaN counted as 0) of any size and batch is an all-zero mask of the image's size (core
+    LoadImage gives a 64x64 zero mask for an image without alpha); anything else raises ValueError naming the
+    node, the `mask` input and both shapes. A mask that already fits, in the image's dtype with values in [0, 1],
+    comes back as is (no copy): never modify the result in place.
     """
     b, h, w = image.shape[0], image.shape[1], image.shape[2]
     shapes = f"mask {tuple(mask.shape)} vs image {tuple(image.shape)}"
     if mask.dim() not in (2, 3):
         raise ValueError(f"{node}: input 'mask' must be [H,W] or [B,H,W]; got {shapes}")
     m = mask.unsqueeze(0) if mask.dim() == 2 else mask
+    if (m.shape[0], m.shape[1], m.shape[2]) != (b, h, w) and is_empty_mask(m):
+        dtype = image.dtype if image.is_floating_point() else torch.float32
+        return torch.zeros((b, h, w), dtype=dtype, device=image.device)
     if m.shape[0] not in (1, b):
         raise ValueError(
             f"{node}: input 'mask' has batch {m.shape[0]} but the image batch is {b} ({shapes}); "

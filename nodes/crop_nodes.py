@@ -15,6 +15,7 @@ from .fill_model import crop_filler
 from .inputs import InputError, check_image
 from .option_schema import OptionsType, crop_widgets
 from .option_values import InpaintOptions
+from .static_checks import first_error, out_of_range, snap_multiple
 from .types import INPAINT
 from .ui import regions_ui
 
@@ -22,6 +23,7 @@ CROP_NODE = "FluxFill Crop"
 STITCH_NODE = "FluxFill Stitch"
 StitcherType = io.Custom("FFI_STITCHER")
 EMPTY_CROP_SIDE = 64
+SNAP_MIN, SNAP_MAX = 8, 128
 
 
 def _empty_crop(stage: CropStage, multiple: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -57,7 +59,7 @@ class InpaintCrop(io.ComfyNode):
                 io.Image.Input("image", tooltip="The image(s) to inpaint."),
                 io.Mask.Input("mask", tooltip="White (1) = inpaint."),
                 *crop_widgets(),
-                io.Int.Input("snap", default=16, min=8, max=128, step=8,
+                io.Int.Input("snap", default=16, min=SNAP_MIN, max=SNAP_MAX, step=8,
                              tooltip="Crop sides are multiples of this: 16 for Flux, 8 for SD models."),
                 OptionsType.Input("options", optional=True,
                                   tooltip="Advanced settings from an Inpaint Options node."),
@@ -73,6 +75,11 @@ class InpaintCrop(io.ComfyNode):
                                  tooltip="The crop plan as JSON (boxes, sizes, scales)."),
             ],
         )
+
+    @classmethod
+    def validate_inputs(cls, snap: int | None = None) -> bool | str:
+        """Queue-time: snap a multiple of 8 (and its range, which ComfyUI then leaves to us)."""
+        return first_error(out_of_range(CROP_NODE, "snap", snap, SNAP_MIN, SNAP_MAX), snap_multiple(CROP_NODE, snap))
 
     @classmethod
     def execute(cls, image, mask, context, grow, feather, target_megapixels, snap,

@@ -6,8 +6,9 @@ crop_stitch/ get these facts passed in.
 
 FAMILIES is the table (README "Model families" prints the same rows). Each row's defaults — guidance,
 cfg, steps, sampler, scheduler, native size — are read from ComfyUI's official workflow template named
-in the row (PyPI `comfyui-workflow-templates-json` 0.1.123). The node's widgets keep their positional
-defaults; the table decides what `guidance` 0 (automatic) means and is what README recommends.
+in the row (PyPI `comfyui-workflow-templates-json` 0.1.123). The table decides what the node's automatic
+widget values mean (nodes/auto_settings.py: `steps` 0, `cfg` 0, sampler / scheduler "auto",
+`target_megapixels` 0 = the native size; `guidance` 0 in nodes/prompts.py).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class Family:
     """One row of the family table. model_traits reads name, matches, path, guidance, reference_guidance,
     real_negative and reference_sizes; cfg, steps, sampler, scheduler, native and template are the
     template's defaults that README's table prints (tests/integration/test_families.py compares them),
-    kept for the node's automatic settings."""
+    the node's automatic settings (nodes/auto_settings.py)."""
 
     name: str
     matches: Callable[[object, str], bool]  # (model_base, inpaint kind) -> this row
@@ -95,6 +96,11 @@ FAMILIES: tuple[Family, ...] = (
 )
 OTHER = Family("other", lambda base, kind: True, PATH_NOISE_MASK, None, None, 1.0, 20, "euler", "simple",
                (1024, 1024), False, "none")
+
+
+def family_by_name(name: str) -> Family:
+    """The table row named `name` (ModelTraits.family), or OTHER."""
+    return next((f for f in FAMILIES if f.name == name), OTHER)
 
 
 def family_row(base, kind: str) -> Family:

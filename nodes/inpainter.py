@@ -5,6 +5,7 @@ from __future__ import annotations
 import comfy.samplers
 from comfy_api.latest import io
 
+from .auto_settings import AUTO
 from .option_schema import OptionsType, crop_widgets
 from .option_values import InpaintOptions
 from .pipeline import Prompt, inpaint
@@ -37,15 +38,19 @@ class FluxFillInpainter(io.ComfyNode):
                                               "cropped and sampled on their own."),
                 io.Int.Input("seed", default=0, min=0, max=MAX_SEED, control_after_generate=True,
                              tooltip="Noise seed; variation j uses seed + j (modulo 2^64), for every sampler."),
-                io.Int.Input("steps", default=20, min=1, max=10000,
-                             tooltip="Sampling steps (20-50 for Flux Fill)."),
-                io.Float.Input("cfg", default=1.0, min=0.0, max=100.0, step=0.1, round=0.01,
-                               tooltip="Classifier-free guidance; keep 1.0 for Flux (use 'guidance'). Above 1 "
-                                       "the negative is the empty prompt encoded with 'clip'."),
-                io.Combo.Input("sampler_name", options=comfy.samplers.KSampler.SAMPLERS, default="euler",
-                               tooltip="Sampling algorithm."),
-                io.Combo.Input("scheduler", options=comfy.samplers.KSampler.SCHEDULERS, default="simple",
-                               tooltip="Noise schedule."),
+                io.Int.Input("steps", default=0, min=0, max=10000,
+                             tooltip="Sampling steps. 0 = automatic: the connected model family's template value "
+                                     "(Flux 20, Chroma 26, SDXL 25, Z-Image Turbo 8; README, Model families)."),
+                io.Float.Input("cfg", default=0.0, min=0.0, max=100.0, step=0.1, round=0.01,
+                               tooltip="Classifier-free guidance. 0 = automatic: the model family's template value "
+                                       "(1 for Flux, Flux Fill and Z-Image Turbo, 3.5 Chroma, 4 Qwen-Image, 7 SDXL, "
+                                       "8 SD 1.5). Above 1 the negative is the empty prompt encoded with 'clip'."),
+                io.Combo.Input("sampler_name", options=[AUTO, *comfy.samplers.KSampler.SAMPLERS], default=AUTO,
+                               tooltip="Sampling algorithm. auto: the model family's template sampler (euler; "
+                                       "dpmpp_2m for SDXL, res_multistep for Z-Image Turbo)."),
+                io.Combo.Input("scheduler", options=[AUTO, *comfy.samplers.KSampler.SCHEDULERS], default=AUTO,
+                               tooltip="Noise schedule. auto: the model family's template scheduler (simple; "
+                                       "normal for Flux Fill and SD 1.5, beta for Chroma, karras for SDXL)."),
                 io.Float.Input("denoise", default=1.0, min=0.0, max=1.0, step=0.01,
                                tooltip="1.0 repaints the masked area fully; 0 returns the input."),
                 io.Boolean.Input("noise_mask", default=True,
@@ -62,7 +67,7 @@ class FluxFillInpainter(io.ComfyNode):
                                        "Ignored by models without a guidance input (SD, Chroma)."),
                 io.Float.Input("dd_strength", default=1.0, min=0.0, max=1.0, step=0.01,
                                tooltip="Differential diffusion strength; 0 = the soft mask alone."),
-                *crop_widgets(),
+                *crop_widgets(automatic_size=True),
                 io.Clip.Input("clip", optional=True, tooltip="Text encoder for 'text'."),
                 io.Conditioning.Input("condition", optional=True,
                                       tooltip="Pre-computed positive conditioning; used instead of "

@@ -65,3 +65,24 @@ def check_conditioning(model, conditioning: list, node: str, name: str) -> None:
             raise InputError(
                 f"{node}: input '{name}' has a pooled output of shape {tuple(pooled.shape)} but the model "
                 f"expects {pooled_dim} features.")
+
+
+# Conditioning parts made for the full image that cannot follow the crops: key -> the core node that sets it.
+SPATIAL_ERRORS = {"control": "a ControlNet apply node (connect the ControlNet to input 'control_net' instead)",
+                  "area": "ConditioningSetArea", "mask": "ConditioningSetMask"}
+
+
+def check_spatial_condition(conditioning: list, node: str) -> list[str]:
+    """InputError for parts of `condition` placed on the full image (a ControlNet hint, an area, a mask): every
+    crop would get them unchanged, misaligned. Returns the warnings for `reference_latents` (a full-image
+    reference reaches every crop as it is: fine for a style or subject reference, misaligned for the image)."""
+    keys = {key for _, extras in conditioning for key in extras}
+    bad = sorted(keys & SPATIAL_ERRORS.keys())
+    if bad:
+        names = "; ".join(f"'{k}' from {SPATIAL_ERRORS[k]}" for k in bad)
+        raise InputError(f"{node}: input 'condition' carries parts placed on the full image ({names}); every crop "
+                         f"would get them unchanged, misaligned. Remove them from 'condition'.")
+    if "reference_latents" in keys:
+        return [f"{node}: input 'condition' carries reference latents; each crop gets them unchanged (the whole "
+                f"reference, not its crop). For the crop as reference use Inpaint Options mode 'reference'."]
+    return []

@@ -12,6 +12,7 @@ from ..crop_stitch import DEFAULT_THRESHOLD, GREY, PAD_MODES, PREFILL_MODES, RES
 from .types import CHANGED_ONLY_AUTO, CHANGED_ONLY_CHOICES, EDIT_MODES, INPAINT
 
 OptionsType = io.Custom("FFI_OPTIONS")
+SIDE_MIN, SIDE_MAX = 64, 8192  # min_side / max_side bounds (nodes/options.py checks them at queue time)
 FillModelType = io.Custom("FFI_FILL_MODEL")  # nodes/fill_model.py outputs it
 
 MODE_TOOLTIP = (
@@ -42,8 +43,21 @@ PREFILL_TOOLTIP = (
     "Ignored by channel_edit (which must see the original).")
 
 
-def crop_widgets() -> list:
-    """The crop settings users touch most, on the Inpainter and the Crop node (same names, same meaning)."""
+def _target_widget(automatic_size: bool):
+    if automatic_size:  # the Inpainter knows the model: 0 = its family's native size
+        return io.Float.Input("target_megapixels", default=0.0, min=0.0, max=16.0, step=0.01,
+                              tooltip="Each crop is resized, keeping its aspect ratio, to about this many "
+                                      "megapixels. 0 = automatic: the connected model family's native size "
+                                      "(0.25 = 512 x 512 for SD 1.5, 1.0 = 1024 x 1024 for Flux and SDXL, "
+                                      "1.68 for Qwen-Image).")
+    return io.Float.Input("target_megapixels", default=1.0, min=0.01, max=16.0, step=0.01,
+                          tooltip="Each crop is resized, keeping its aspect ratio, to about this many "
+                                  "megapixels (1.0 = 1024 x 1024, where Flux works best).")
+
+
+def crop_widgets(automatic_size: bool = False) -> list:
+    """The crop settings users touch most, on the Inpainter and the Crop node (same names, same meaning;
+    `automatic_size`: target_megapixels 0 means the model's native size, for the node that has a model)."""
     return [
         io.Float.Input("context", default=1.0, min=0.0, max=8.0, step=0.05,
                        tooltip="How much surrounding image each crop includes, as a multiple of the "
@@ -54,9 +68,7 @@ def crop_widgets() -> list:
                      tooltip="Width in original pixels of the band outside the mask where the result is "
                              "blended into the image. The sampler may change this band too, with a "
                              "gradient that differential diffusion follows, so the edge is seamless."),
-        io.Float.Input("target_megapixels", default=1.0, min=0.01, max=16.0, step=0.01,
-                       tooltip="Each crop is resized, keeping its aspect ratio, to about this many "
-                               "megapixels (1.0 = 1024 x 1024, where Flux works best)."),
+        _target_widget(automatic_size),
     ]
 
 
@@ -75,9 +87,9 @@ def options_inputs() -> list:
         io.Combo.Input("target_mode", options=list(TARGET_MODES), default="area",
                        tooltip="area: keep the crop's aspect ratio at the target megapixels; "
                                "fixed: resize every crop to fixed_width x fixed_height; none: no resize."),
-        io.Int.Input("min_side", default=512, min=64, max=8192, step=8,
+        io.Int.Input("min_side", default=512, min=SIDE_MIN, max=SIDE_MAX, step=8,
                      tooltip="Smallest side of a resized crop, in pixels."),
-        io.Int.Input("max_side", default=2048, min=64, max=8192, step=8,
+        io.Int.Input("max_side", default=2048, min=SIDE_MIN, max=SIDE_MAX, step=8,
                      tooltip="Largest side of a resized crop, in pixels."),
         io.Int.Input("fixed_width", default=1024, min=64, max=8192, step=8,
                      tooltip="Crop width when target_mode is fixed."),

@@ -10,9 +10,12 @@ import torch
 from comfy_api.latest import io
 
 from ..crop_stitch import DEFAULT_THRESHOLD, FILL_MODEL, GREY, PREFILL_MODES, CropSettings, MaskSettings
-from .option_schema import OptionsType, options_inputs
+from .option_schema import SIDE_MAX, SIDE_MIN, OptionsType, options_inputs
 from .option_values import InpaintOptions, RefineSettings
+from .static_checks import first_error, out_of_range, side_bounds
 from .types import CHANGED_ONLY_AUTO, CHANGED_ONLY_CHOICES, EDIT_MODES, INPAINT
+
+NODE = "Inpaint Options (FluxFill)"
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,13 @@ class InpaintOptionsNode(io.ComfyNode):
             inputs=options_inputs(),
             outputs=[OptionsType.Output("options", display_name="options", tooltip="Connect to the options input.")],
         )
+
+    @classmethod
+    def validate_inputs(cls, min_side: int | None = None, max_side: int | None = None) -> bool | str:
+        """Queue-time: min_side above max_side (and their ranges, which ComfyUI then leaves to us)."""
+        return first_error(out_of_range(NODE, "min_side", min_side, SIDE_MIN, SIDE_MAX),
+                           out_of_range(NODE, "max_side", max_side, SIDE_MIN, SIDE_MAX),
+                           side_bounds(NODE, min_side, max_side))
 
     @classmethod
     def execute(cls, **widgets) -> io.NodeOutput:

@@ -2,7 +2,8 @@
 
     check → plan → crop → prepare → sample → decode → refine → stitch
 
-check     nodes/family.py, nodes/prompts.py, nodes/inputs.py  model traits, conditioning, guidance
+check     nodes/family.py, nodes/auto_settings.py, nodes/prompts.py, nodes/inputs.py  model traits, automatic
+          settings (the family's steps, cfg, sampler, scheduler, native size), conditioning, guidance
 plan      nodes/crop_stage.py  (crop_stitch.prepare_windowed_masks, plan_crops)  masks in original pixels, regions
 crop      nodes/crop_stage.py + nodes/prepare.py  resized crops on the compute device
 prepare   nodes/modes.py + nodes/prepare.py  the edit mode's pixels, masks, encodes and conditioning
@@ -24,6 +25,7 @@ plan to stitch:
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 
 import comfy.model_management
@@ -31,10 +33,11 @@ import torch
 from comfy_api.latest import io
 
 from ..diff_attention import wrap_seed
+from .auto_settings import resolve_automatic
 from .crop_stage import crop_stage
 from .decode import decode_groups, empty_latent, latent_output
 from .family import model_traits
-from .inputs import check_conditioning
+from .inputs import check_conditioning, check_spatial_condition
 from .modes import crop_sizes, resolve_mode
 from .option_values import InpaintOptions
 from .prepare import prepare_context, prepare_groups
@@ -43,6 +46,8 @@ from .refine import estimated_steps, refine_pass
 from .sampling import Progress, sample_groups
 from .types import Connected, SamplerSettings
 from .ui import regions_ui
+
+log = logging.getLogger("fluxfill_inpainter")
 
 
 @dataclass(frozen=True)
@@ -60,18 +65,24 @@ def inpaint(cls, node: str, connected: Connected, image: torch.Tensor, mask: tor
     node's crop widgets already (InpaintOptions.with_main_widgets)."""
     model, vae = connected.model, connected.vae
     traits = model_traits(model, vae, node)
+    auto = resolve_automatic(settings, options, traits, node)
+    settings, options = auto.settings, auto.options
     positive, negative = encode_prompts(prompt.clip, prompt.text, prompt.condition, model, settings.cfg, node)
     check_conditioning(model, positive, node, "condition" if prompt.condition is not None else "clip")
+    for warning in check_spatial_condition(prompt.condition or [], node):
+        log.warning("%s", warning)
 
     stage = crop_stage(image, mask, options.for_model(traits.multiple, crop_sizes(options.mode, traits)), node)
     variants, stitcher = settings.variants, stage.stitcher
     composite = None  # the mask output: the composite mask, unless the stitch says what it used
+    reference = False
     if stage.empty or settings.denoise <= 0:
         images = stitcher.originals.repeat_interleave(variants, dim=0)
         latent = empty_latent(traits.latent_channels, traits.latent_dimensions)
     else:
         mode = resolve_mode(options.mode, options.prefill, traits, settings.noise_mask, node)
-        positive = with_guidance(positive, traits, settings, reference=mode.reference_latent)
+        reference = mode.reference_latent
+        positive = with_guidance(positive, traits, settings, reference=reference)
         ctx = prepare_context(stage, connected, (positive, negative), variants, traits, mode, node)
         groups = prepare_groups(ctx)
         progress = Progress()
@@ -92,4 +103,5 @@ def inpaint(cls, node: str, connected: Connected, image: torch.Tensor, mask: tor
     home = comfy.model_management.intermediate_device()
     seeds = ",".join(str(wrap_seed(settings.seed + j)) for j in range(variants))
     return io.NodeOutput(images.to(home), latent, composite.to(home), prompt.clip, vae, settings.seed, seeds,
-                         json.dumps(stage.plan.to_dict()), ui=regions_ui(stitcher.originals, stage.plan, cls))
+                         json.dumps(stage.plan.to_dict()),
+                         ui=regions_ui(stitcher.originals, stage.plan, cls, auto.summary(positive, traits, reference)))

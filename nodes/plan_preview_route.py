@@ -3,9 +3,12 @@
 POST /fluxfill_inpainter/plan_preview (also under /api) with JSON
     {"image": "<LoadImage widget value>", "subfolder": "", "type": "input",
      "context": 1.0, "grow": 0, "feather": 16, "target_megapixels": 1.0, "multiple": 16,
-     "options": {<Inpaint Options widget values>} | null}
+     "options": {<Inpaint Options widget values>} | null,
+     "family": "<a FAMILIES name>" (optional), "model_file": {"loader": "UNETLoader", "name": "..."} (optional)}
 answers the crop plan exactly as the FluxFill Inpainter's `regions` output carries it
-(`CropPlan.to_dict()`): the image and its mask are read the way core LoadImage reads them (the mask is
+(`CropPlan.to_dict()`), planned for the model family nodes/preview_model.py finds (the loader's file, read
+without its weights, or the page's family; else assumed, with `multiple`), plus `planned_for`: that family,
+where it came from and its multiple: the image and its mask are read the way core LoadImage reads them (the mask is
 1 - alpha), the options are built as the nodes build them, and the plan comes from the same
 `crop_stage` the node runs. Every number is checked against the node schemas' ranges; the image is read
 as its size and 8-bit alpha only, cached by path + mtime + size, and at most a few plans run at once
@@ -28,6 +31,7 @@ from typing import Any
 from .crop_stage import crop_stage
 from .option_values import InpaintOptions
 from .options import OptionWidgets, build_options
+from .preview_model import options_for, preview_model
 from .preview_request import MULTIPLE_RANGE, Busy, image_and_mask, plan_slot, schema_ranges
 
 log = logging.getLogger("fluxfill_inpainter")
@@ -37,7 +41,7 @@ NODE = "FluxFill Inpainter (crop preview)"
 MAX_PIXELS = 64 * 1024 * 1024  # 64 MP ("1 megapixel" is 1024 x 1024 in ComfyUI)
 DEFAULT_MULTIPLE = 16  # Flux; SD models use 8 (the node takes it from the connected model)
 
-MAIN_DEFAULTS: dict[str, Any] = {"context": 1.0, "grow": 0, "feather": 16, "target_megapixels": 1.0,
+MAIN_DEFAULTS: dict[str, Any] = {"context": 1.0, "grow": 0, "feather": 16, "target_megapixels": 0.0,
                                  "multiple": DEFAULT_MULTIPLE}
 # Inpaint Options widgets the preview accepts: the node's widgets with plain defaults.
 OPTION_DEFAULTS: dict[str, Any] = {
@@ -174,10 +178,12 @@ def plan_preview(payload: Any, input_dir: str | None = None, max_pixels: int = M
         opts = base.with_main_widgets(context=widgets["context"], grow=widgets["grow"],
                                       feather=widgets["feather"], target_mp=widgets["target_megapixels"],
                                       multiple=widgets["multiple"])
+        model = preview_model(payload)
+        opts = options_for(model, opts, widgets["multiple"])
         stat = os.stat(path)
         with plan_slot():
             image, mask = image_and_mask(path, stat.st_mtime_ns, stat.st_size)
-            return crop_stage(image, mask, opts, NODE).plan.to_dict()
+            return {**crop_stage(image, mask, opts, NODE).plan.to_dict(), "planned_for": model.describe()}
     except ValueError as exc:  # the nodes' own input errors (InputError is a ValueError)
         raise PreviewError(400, str(exc)) from exc
 

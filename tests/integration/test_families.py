@@ -84,14 +84,15 @@ def test_cfg_families_get_the_empty_prompt_as_negative(family, comfy, clip, spy)
 
 def test_readme_table_matches_the_code_table(comfy):
     """README's "Model families" rows say what nodes/family.py FAMILIES says (template, guidance, cfg /
-    steps / sampler / scheduler, negative)."""
+    steps / sampler / scheduler and native size, which automatic settings pick, negative)."""
     import re
     from pathlib import Path
 
     from fluxfill_inpainter.nodes.family import FAMILIES
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    table = readme.split("### Model families", 1)[1].split("\n\n")[1]
+    blocks = readme.split("### Model families", 1)[1].split("\n\n")
+    table = next(b.strip() for b in blocks if b.strip().startswith("| family"))
     rows = [[c.strip() for c in r.strip().strip("|").split("|")] for r in table.splitlines()[2:]]
     by_template = {re.split("[,;]", cells[7].replace("`", ""))[0].strip(): cells for cells in rows}
     assert len(rows) == len(FAMILIES)
@@ -102,3 +103,5 @@ def test_readme_table_matches_the_code_table(comfy):
         guidance = cells[3]
         assert guidance.startswith("none") if family.guidance is None else guidance.startswith(f"{family.guidance:g}")
         assert ("empty prompt" in cells[6]) == family.real_negative, family.name
+        width, height = family.native  # what automatic target_megapixels picks (nodes/auto_settings.py)
+        assert cells[5].startswith(f"{width}²" if width == height else f"{width}×{height}"), family.name

@@ -71,6 +71,7 @@ def test_preview_plan_equals_the_nodes_regions_output(small_models, input_dir, n
 
     payload = {"image": name, **node_widgets, "multiple": 16, "options": option_values}
     got = json.loads(json.dumps(route().plan_preview(payload)))  # as the route answers it
+    assert got.pop("planned_for") == {"family": "flux_fill", "from": "assumed", "multiple": 16}
     assert got == expected
     boxes = [r["box"] for r in got["regions"]]
     assert boxes == [r["box"] for r in expected["regions"]]
@@ -93,11 +94,11 @@ def test_multiple_follows_the_request(input_dir):
 
 
 def test_an_image_without_alpha_gets_the_nodes_answer(input_dir):
-    """LoadImage gives a 64x64 empty mask without alpha: the preview answers what the node would."""
+    """LoadImage gives a 64x64 empty mask without alpha: the preview answers what the node would (issue 26:
+    an empty mask of any size returns the input, no crop; before, a non-square photo was an error)."""
     Image.new("RGB", (96, 64), (10, 20, 30)).save(input_dir / "ffi_no_alpha.png")
-    with pytest.raises(route().PreviewError) as info:
-        route().plan_preview({"image": "ffi_no_alpha.png"})
-    assert info.value.status == 400 and "does not match the image size" in info.value.message
+    plan = route().plan_preview({"image": "ffi_no_alpha.png"})
+    assert plan["regions"] == [] and (plan["width"], plan["height"]) == (96, 64)
     Image.new("RGB", (64, 64), (10, 20, 30)).save(input_dir / "ffi_no_alpha_square.png")
     plan = route().plan_preview({"image": "ffi_no_alpha_square.png"})
     assert plan["regions"] == [] and (plan["width"], plan["height"]) == (64, 64)

@@ -19,7 +19,7 @@ from fluxfill_inpainter.crop_stitch import (
 )
 from fluxfill_inpainter.crop_stitch.components import cell_boxes
 from fluxfill_inpainter.crop_stitch.mask_windows import level_windows, tile_max
-from fluxfill_inpainter.crop_stitch.masks import mask_chain
+from fluxfill_inpainter.crop_stitch.masks import is_empty_mask, mask_chain
 from fluxfill_inpainter.crop_stitch.stitch import region_masks
 
 
@@ -146,3 +146,15 @@ def test_full_rows_keeps_one_shared_mask_as_one_storage():
     mixed = MaskWindows(3, 40, 50, ((10, 20, 5, 15),), (differ,)).full_rows(2)
     assert mixed.shape == (6, 40, 50) and torch.equal(mixed[2], mixed[3]) and mixed[2, 10, 5] == 1.0
     assert mixed[0, 10, 5] == 0.5 and mixed[4, 10, 5] == 0.5
+
+
+@pytest.mark.parametrize("shape", [(1, 64, 64), (64, 64), (5, 3, 9), (0, 8, 8)])
+def test_an_empty_mask_of_any_size_fits_as_zeros(shape) -> None:
+    """README: an empty mask returns the input; core LoadImage's 64x64 zero mask of a photo included."""
+    image = torch.rand(2, 40, 70, 3)
+    empty = torch.zeros(shape)
+    if empty.numel():
+        empty.view(-1)[0] = float("nan")  # NaN counts as 0
+    fitted = fit_mask_to_image(empty, image)
+    assert fitted.shape == (2, 40, 70) and fitted.dtype == image.dtype and not fitted.any()
+    assert is_empty_mask(empty) and not is_empty_mask(torch.full((1, 2, 2), 1e-6))

@@ -17,6 +17,7 @@ const OPTIONS_TYPE = "FFI_InpaintOptions";
 const ROUTE = "/fluxfill_inpainter/plan_preview";
 const PANEL = "ffi_crop_preview";
 const CROP_WIDGETS = ["context", "grow", "feather", "target_megapixels"];
+const MODEL_LOADERS = { UNETLoader: "unet_name", CheckpointLoaderSimple: "ckpt_name" };
 const SCAN_MS = 250;
 const MAX_W = 360;
 const MAX_H = 280;
@@ -70,6 +71,13 @@ export function previewRequest(node) {
         const value = findWidget(node, name)?.value;
         if (typeof value === "number") request[name] = value;
     }
+    // The model the run will use, so the plan uses its crop multiple and native size: the loader's file
+    // (the route reads its header, never its weights), else the family the node's last run reported.
+    const loader = inputNode(node, "model");
+    const fileWidget = MODEL_LOADERS[typeOf(loader)];
+    const file = fileWidget ? findWidget(loader, fileWidget)?.value : undefined;
+    if (typeof file === "string" && file) request.model_file = { loader: typeOf(loader), name: file };
+    if (typeof node.ffiFamily === "string") request.family = node.ffiFamily;
     const options = inputNode(node, "options");
     if (typeOf(options) === OPTIONS_TYPE) {
         request.options = {};
@@ -129,6 +137,15 @@ function drawPlan(canvas, image, plan) {
         ctx.fillStyle = color;
         ctx.fillText(label, x0 + 5, y0 + 4);
     });
+}
+
+// " (for sd15)" / " (assumed flux_fill: connect the model's loader or run once)": plain text only.
+export function plannedFor(plan) {
+    const info = plan?.planned_for;
+    const family = typeof info?.family === "string" && /^[a-z0-9_]{1,40}$/.test(info.family) ? info.family : null;
+    if (!family) return "";
+    if (info.from === "assumed") return ` (assumed ${family}: connect the model's loader or run once)`;
+    return ` (for ${family})`;
 }
 
 class Panel {
@@ -232,7 +249,7 @@ class Panel {
         this.node.ffiPreviewPlan = plan;
         if (plan) {
             drawPlan(this.canvas, image, plan);
-            this.lines.plan = `crop plan: ${summarizeRegions(plan) ?? "?"}`;
+            this.lines.plan = `crop plan: ${summarizeRegions(plan) ?? "?"}${plannedFor(plan)}`;
         } else {
             this.lines.plan = `crop plan unavailable: ${error}`;
         }

@@ -150,8 +150,34 @@ function watchControllers(node) {
     }
 }
 
-// A short plain-text line from the node's crop plan JSON ("2 regions: 512x512, 448x576").
-export function summarizeRegions(planJson) {
+// The sampling settings a run used (ui.ffi_settings, JSON from nodes/auto_settings.py) as plain text:
+// "sd15: 20 steps, cfg 8, euler / normal, 0.25 MP" (+ ", guidance 30"). Only numbers and the host's
+// sampler names are shown; anything else is dropped. null when there is nothing to show.
+export function summarizeSettings(settingsJson) {
+    let s;
+    try {
+        s = typeof settingsJson === "string" ? JSON.parse(settingsJson) : settingsJson;
+    } catch {
+        return null;
+    }
+    if (!s || typeof s !== "object") return null;
+    const word = (value) => (typeof value === "string" && /^[A-Za-z0-9_.+-]{1,40}$/.test(value) ? value : "?");
+    const num = (value) => (Number.isFinite(Number(value)) ? String(Number(value)) : "?");
+    const parts = [`${num(s.steps)} steps`, `cfg ${num(s.cfg)}`, `${word(s.sampler_name)} / ${word(s.scheduler)}`,
+        `${num(s.target_megapixels)} MP`];
+    if (s.guidance != null) parts.push(`guidance ${num(s.guidance)}`);
+    return `${word(s.family)}: ${parts.join(", ")}`;
+}
+
+// A short plain-text line from the node's crop plan JSON ("2 regions: 512x512, 448x576"), followed by
+// the settings used when the node reported them ("... | sd15: 20 steps, cfg 8, euler / normal, 0.25 MP").
+export function summarizeRegions(planJson, settingsJson = null) {
+    const regions = regionsText(planJson);
+    const settings = regions == null || settingsJson == null ? null : summarizeSettings(settingsJson);
+    return settings ? `${regions} | ${settings}` : regions;
+}
+
+function regionsText(planJson) {
     let plan;
     try {
         plan = typeof planJson === "string" ? JSON.parse(planJson) : planJson;
@@ -261,7 +287,15 @@ app.registerExtension({
         chain(proto, "onExecuted", function (_result, message) {
             const plan = message?.ffi_regions;
             const text = Array.isArray(plan) ? plan[0] : plan;
-            this.ffiRegionSummary = text == null ? null : summarizeRegions(text);
+            const used = message?.ffi_settings;
+            const settings = Array.isArray(used) ? used[0] : used;
+            this.ffiRegionSummary = text == null ? null : summarizeRegions(text, settings ?? null);
+            try {
+                const family = settings == null ? null : JSON.parse(settings)?.family;
+                if (typeof family === "string") this.ffiFamily = family; // the crop preview plans for it
+            } catch {
+                // no settings reported: the preview keeps what it knew
+            }
             this.setDirtyCanvas?.(true, false);
         });
 
