@@ -70,7 +70,8 @@ def fit_mask_to_image(mask: Tensor, image: Tensor, node: str = DEFAULT_NODE) -> 
     if mask.dim() not in (2, 3):
         raise ValueError(f"{node}: input 'mask' must be [H,W] or [B,H,W]; got {shapes}")
     m = mask.unsqueeze(0) if mask.dim() == 2 else mask
-    if (m.shape[0], m.shape[1], m.shape[2]) != (b, h, w) and is_empty_mask(m):
+    fits = (m.shape[1], m.shape[2]) == (h, w) and m.shape[0] in (1, b)  # as is, or broadcast: no full-size scan
+    if not fits and is_empty_mask(m):
         dtype = image.dtype if image.is_floating_point() else torch.float32
         return torch.zeros((b, h, w), dtype=dtype, device=image.device)
     if m.shape[0] not in (1, b):

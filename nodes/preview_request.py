@@ -27,7 +27,7 @@ def schema_ranges() -> dict[str, tuple[type, float, float]]:
     """name -> (int | float, min, max) of every number widget of the main node's crop widgets and of
     Inpaint Options, read from the node schemas (the one source of the ranges)."""
     out: dict[str, tuple[type, float, float]] = {}
-    for widget in [*crop_widgets(), *options_inputs()]:
+    for widget in [*crop_widgets(automatic_size=True), *options_inputs()]:  # the main node's crop widgets
         if isinstance(widget, io.Int.Input):
             out[widget.id] = (int, widget.min, widget.max)
         elif isinstance(widget, io.Float.Input):

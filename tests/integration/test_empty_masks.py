@@ -58,7 +58,7 @@ def test_crop_and_stitch_return_an_unpainted_photo_untouched(photo):
     crop = run_node(InpaintCrop, image=image, mask=mask, context=1.0, grow=0, feather=4, target_megapixels=0.02,
                     snap=16).result
     assert json.loads(crop[3])["regions"] == [] and not crop[2].any()
-    (stitched,) = run_node(InpaintStitch, stitcher=crop[0], inpainted_image=crop[1]).result
+    stitched = run_node(InpaintStitch, stitcher=crop[0], inpainted_image=crop[1]).result[0]
     assert torch.equal(stitched, image)
 
 
