@@ -115,8 +115,9 @@ def test_value_check_rejects_bad_values(object_info):
     with pytest.raises(AssertionError):
         check_value("FFI_FluxFillInpainter", "sampler_name", inputs["sampler_name"], "no_such_sampler")
     with pytest.raises(AssertionError):
-        check_value("FFI_FluxFillInpainter", "steps", inputs["steps"], 0)
+        check_value("FFI_FluxFillInpainter", "steps", inputs["steps"], -1)
     check_value("FFI_FluxFillInpainter", "steps", inputs["steps"], 20)
+    check_value("FFI_FluxFillInpainter", "steps", inputs["steps"], 0)  # 0 = automatic (issue 26)
 
 
 def test_examples_have_real_thumbnails():

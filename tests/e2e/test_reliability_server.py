@@ -15,7 +15,8 @@ def uploaded(comfy_server):
     return upload_inputs(comfy_server.client())
 
 
-@pytest.mark.parametrize(("name", "value"), [("batch_size", 0), ("batch_size", 17), ("steps", 0)])
+# steps 0 is the automatic value (the family's template steps); -1 is below the schema's range
+@pytest.mark.parametrize(("name", "value"), [("batch_size", 0), ("batch_size", 17), ("steps", -1)])
 def test_schema_rejects_out_of_range_widgets(comfy_client, uploaded, name, value):
     graph = inpainter_graph(comfy_client, uploaded["image_name"], uploaded["mask_name"])
     graph["inpaint"]["inputs"][name] = value
