@@ -13,6 +13,7 @@ counts and time, then one closing line for all of them.
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 import time
@@ -53,7 +54,7 @@ def counts(report: Path) -> tuple[int, int, int]:
 
 
 def run_pytest(host: str, name: str, args: list[str]) -> RunResult:
-    report = REPORTS / f"{name}.xml"
+    report = REPORTS / (re.sub(r"[^A-Za-z0-9.]+", "-", name).strip("-") + ".xml")
     report.unlink(missing_ok=True)
     cmd = [str(venv_python(host)), "-m", "pytest", f"--junitxml={report}", *args]
     print(f"\n[test] {name}: {' '.join(cmd)}", flush=True)

@@ -75,7 +75,7 @@ def test_option_widgets_hide_without_shifting_widget_values(app_page):
     assert reloaded_main["named"] == off["named"]
     assert reloaded_main["hidden"] == ["dd_strength"]
     assert set(reloaded_opts["hidden"]) == set(fixed_none["hidden"])
-
+    wait_for_preview(app_page)  # the reloaded node's preview may resize it: click where the toggle then is
     toggle(app_page, main, "differential_attention")  # and back on with a click
     assert app_page.evaluate(NODE_STATE, main)["hidden"] == []
     if vue:
