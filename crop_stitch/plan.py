@@ -112,7 +112,8 @@ class CropPlan:
         }
 
 
-def _target_for(box: Box, s: CropSettings) -> tuple[int, int]:
+def target_for(box: Box, s: CropSettings) -> tuple[int, int]:
+    """The (width, height) a crop box of this size is sampled at under the settings' target mode."""
     bw, bh = box[2] - box[0], box[3] - box[1]
     if s.target_mode == "area" and s.preferred_sizes:
         return preferred_target(bw, bh, s.preferred_sizes, s.target_mp, s.multiple)
@@ -123,14 +124,16 @@ def _target_for(box: Box, s: CropSettings) -> tuple[int, int]:
     return snap_up(bw, s.multiple), snap_up(bh, s.multiple)
 
 
-def _fit(box: Box, target: tuple[int, int], s: CropSettings, height: int, width: int) -> Box:
+def fit_box(box: Box, target: tuple[int, int], s: CropSettings, height: int, width: int) -> Box:
+    """`box` enlarged (never shrunk) to the target's aspect, or to the target's size in mode "none"."""
     tw, th = target
     if s.target_mode == "none" and box[2] - box[0] <= tw and box[3] - box[1] <= th:
         return fit_size(box, tw, th, height, width)
     return fit_aspect(box, tw, th, height, width)
 
 
-def _region(b: int, box: Box, mask_box: Box, target: tuple[int, int], h: int, w: int) -> Region:
+def make_region(b: int, box: Box, mask_box: Box, target: tuple[int, int], h: int, w: int) -> Region:
+    """Region of image `b` for a final box: its scale, and its pad where the box leaves the h x w image."""
     bw, bh = box[2] - box[0], box[3] - box[1]
     scale = round((target[0] / bw + target[1] / bh) / 2.0, 6)
     pad = (max(0, -box[0]), max(0, -box[1]), max(0, box[2] - w), max(0, box[3] - h))
@@ -165,9 +168,9 @@ def plan_crops(denoise_mask: Tensor | MaskWindows, settings: CropSettings | None
     shared: tuple[int, int] | None = None
     if s.shared_target and entries:
         largest = max(entries, key=lambda e: (e[2][2] - e[2][0]) * (e[2][3] - e[2][1]))
-        shared = _target_for(largest[2], s)
+        shared = target_for(largest[2], s)
     for i, mb, box in entries:
-        target = shared or _target_for(box, s)
-        box = _fit(box, target, s, h, w)
-        regions.append(_region(i, box, mb, target, h, w))
+        target = shared or target_for(box, s)
+        box = fit_box(box, target, s, h, w)
+        regions.append(make_region(i, box, mb, target, h, w))
     return CropPlan(height=h, width=w, batch=b, regions=regions, pad_mode=s.pad_mode)
