@@ -8,6 +8,8 @@ else is reached through its module (crop_stitch.masks, .plan, .stitch, ...).
 
 from .changed_only import ChangedOnly
 from .channels import to_rgb
+from .clip_frames import blend_windows, frame_windows, whole_length
+from .clip_plan import ClipRegion, ClipSettings, plan_clip
 from .crop import CropBatch, crop_regions
 from .layout import crops_by_region, variant_major
 from .mask_windows import MaskWindows
@@ -33,6 +35,8 @@ __all__ = [
     "SIZE_UNITS",
     "TARGET_MODES",
     "ChangedOnly",
+    "ClipRegion",
+    "ClipSettings",
     "CropBatch",
     "CropPlan",
     "CropSettings",
@@ -40,12 +44,15 @@ __all__ = [
     "MaskSettings",
     "MaskWindows",
     "Stitcher",
+    "blend_windows",
     "crop_regions",
     "crops_by_region",
     "draw_regions_preview",
     "extend_canvas",
     "fit_mask_to_image",
+    "frame_windows",
     "model_fill",
+    "plan_clip",
     "plan_crops",
     "prefill",
     "prepare_windowed_masks",
@@ -54,4 +61,5 @@ __all__ = [
     "snap",
     "to_rgb",
     "variant_major",
+    "whole_length",
 ]

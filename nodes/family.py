@@ -48,6 +48,7 @@ class Family:
     real_negative: bool  # the template samples with CFG and an empty-prompt negative
     template: str  # ComfyUI workflow template the defaults come from
     reference_sizes: tuple[tuple[int, int], ...] = ()  # trained sizes crops snap to in reference mode
+    frames: int = 0  # video models: the template's clip length, frames per sampler call (0: an image model)
 
 
 def _kontext_sizes() -> tuple[tuple[int, int], ...]:
@@ -75,8 +76,12 @@ def _flux_with(kind_wanted: str | None) -> Callable[[object, str], bool]:
     return match
 
 
-# First match wins (subclasses first: Chroma and Flux2 are Flux subclasses in the host).
+# First match wins (subclasses first: Chroma and Flux2 are Flux subclasses in the host, WAN22 a WAN21 one).
 FAMILIES: tuple[Family, ...] = (
+    Family("wan22", _is(comfy.model_base.WAN22), PATH_NOISE_MASK, None, None, 5.0, 20, "uni_pc", "simple",
+           (1280, 704), True, "video_wan2_2_5B_ti2v", frames=121),
+    Family("wan21", _is(comfy.model_base.WAN21), PATH_NOISE_MASK, None, None, 6.0, 30, "uni_pc", "simple",
+           (832, 480), True, "text_to_video_wan", frames=81),
     Family("chroma", _is(comfy.model_base.Chroma), PATH_NOISE_MASK, None, None, 3.5, 26, "euler", "beta",
            (1024, 1024), True, "image_chroma_text_to_image"),
     Family("flux2", _is(comfy.model_base.Flux2), PATH_REFERENCE, 4.0, 4.0, 1.0, 20, "euler", "simple",
@@ -178,6 +183,7 @@ def model_traits(model, vae, node: str) -> ModelTraits:
             f"to the model (e.g. ae.safetensors for Flux).")
     ratio = vae.downscale_ratio if isinstance(vae.downscale_ratio, int) else vae.downscale_ratio[-1]
     patch = getattr(base.diffusion_model, "patch_size", 1)
+    patch = patch[-1] if isinstance(patch, (tuple, list)) else patch  # Wan's (1, 2, 2): time, height, width
     patch = patch if isinstance(patch, int) else 1
     kind = inpaint_kind(model)
     concat_inputs = kind != NO_CONCAT
@@ -193,4 +199,5 @@ def model_traits(model, vae, node: str) -> ModelTraits:
         latent_dimensions=int(getattr(base.latent_format, "latent_dimensions", 2)),
         path=PATH_CONCAT if kind != NO_CONCAT else row.path,
         reference_guidance=row.reference_guidance if embed else None,
-        real_negative=row.real_negative, temporal_vae=temporal_vae(vae), reference_sizes=row.reference_sizes)
+        real_negative=row.real_negative, temporal_vae=temporal_vae(vae), reference_sizes=row.reference_sizes,
+        frame_window=row.frames, vace=hasattr(base.diffusion_model, "vace_patch_embedding"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..crop_stitch import DEFAULT_THRESHOLD, GREY, PAD_MODES, PREFILL_MODES, RESAMPLE_MODES, TARGET_MODES
-from .types import CHANGED_ONLY_AUTO, CHANGED_ONLY_CHOICES, EDIT_MODES, INPAINT
+from .types import CHANGED_ONLY_AUTO, CHANGED_ONLY_CHOICES, EDIT_MODES, INPAINT, VIDEO_AUTO, VIDEO_CHOICES
 
 OptionsType = io.Custom("FFI_OPTIONS")
 SIDE_MIN, SIDE_MAX = 64, 8192  # min_side / max_side bounds (nodes/options.py checks them at queue time)
@@ -151,4 +151,20 @@ def options_inputs() -> list:
                                "and blend in seamlessly only the pixels that differ from the original; the rest "
                                "of the mask keeps the original bytes. auto: on in reference / kontext mode, off "
                                "otherwise."),
+        io.Combo.Input("video", options=list(VIDEO_CHOICES), default=VIDEO_AUTO, optional=True,
+                       tooltip="A batch of frames as one clip: each masked region gets ONE crop for the whole clip. "
+                               "union box: the box around the region's masks in every frame; tracked box: a box of "
+                               "fixed size following the mask, its centre moving at most track_speed px per frame. "
+                               "With a video model (Wan 2.1 / 2.2, VACE) each region's frames are sampled together "
+                               "as one video latent. auto: union box with a video model, else off (every image "
+                               "cropped on its own)."),
+        io.Float.Input("track_speed", default=8.0, min=0.5, max=1024.0, step=0.5, optional=True,
+                       tooltip="tracked box: the most pixels (original image) the box's centre moves per frame."),
+        io.Int.Input("frame_window", default=0, min=0, max=4096, step=1, optional=True,
+                     tooltip="Video models: the most frames sampled in one call (rounded down to 4k + 1 for Wan); "
+                             "longer clips are sampled in overlapping windows. 0 = automatic: the model's own "
+                             "clip length (81 for Wan 2.1, 121 for Wan 2.2 5B)."),
+        io.Int.Input("frame_overlap", default=8, min=0, max=1024, step=1, optional=True,
+                     tooltip="Video models: frames two consecutive windows share; the result crossfades "
+                             "linearly over them."),
     ]

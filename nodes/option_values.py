@@ -10,8 +10,16 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from ..crop_stitch import GREY, CropSettings, MaskSettings
-from .types import CHANGED_ONLY_AUTO, CHANGED_ONLY_ON, INPAINT, RERENDERING_MODES
+from ..crop_stitch import GREY, ClipSettings, CropSettings, MaskSettings
+from .types import (
+    CHANGED_ONLY_AUTO,
+    CHANGED_ONLY_ON,
+    INPAINT,
+    RERENDERING_MODES,
+    VIDEO_AUTO,
+    VIDEO_TRACK,
+    VIDEO_UNION,
+)
 
 
 @dataclass(frozen=True)
@@ -23,6 +31,25 @@ class RefineSettings:
     denoise: float = 0.4
     threshold: float = 0.75
     max_side: int = 2048
+
+
+@dataclass(frozen=True)
+class VideoSettings:
+    """How a batch of frames is cropped and sampled (Inpaint Options `video`, `track_speed`, `frame_window`,
+    `frame_overlap`; nodes/clip_sampling.py samples the clips of a video model)."""
+
+    box: str = VIDEO_AUTO  # nodes/types.py VIDEO_CHOICES
+    track_speed: float = 8.0  # tracked box: px per frame its centre may move
+    frame_window: int = 0  # frames per sampler call; 0: the video model's own (its template's length)
+    frame_overlap: int = 8  # frames consecutive windows share and crossfade over
+
+    def clip(self, video_model: bool) -> ClipSettings | None:
+        """The clip plan's settings (None: every image cropped on its own). auto: a union box for a video model."""
+        if self.box == VIDEO_TRACK:
+            return ClipSettings(box="track", max_speed_px=self.track_speed)
+        if self.box == VIDEO_UNION or (self.box == VIDEO_AUTO and video_model):
+            return ClipSettings(box="union", max_speed_px=self.track_speed)
+        return None
 
 
 @dataclass(frozen=True)
@@ -45,6 +72,7 @@ class InpaintOptions:
     refine: RefineSettings = field(default_factory=RefineSettings)
     upscale_model: object | None = field(default=None, compare=False, repr=False)  # core UPSCALE_MODEL
     changed_only: str = CHANGED_ONLY_AUTO
+    video: VideoSettings = field(default_factory=VideoSettings)
 
     @property
     def stitch_changed_only(self) -> bool:

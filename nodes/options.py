@@ -11,9 +11,9 @@ from comfy_api.latest import io
 
 from ..crop_stitch import DEFAULT_THRESHOLD, FILL_MODEL, GREY, PREFILL_MODES, CropSettings, MaskSettings
 from .option_schema import SIDE_MAX, SIDE_MIN, OptionsType, options_inputs
-from .option_values import InpaintOptions, RefineSettings
+from .option_values import InpaintOptions, RefineSettings, VideoSettings
 from .static_checks import first_error, out_of_range, side_bounds
-from .types import CHANGED_ONLY_AUTO, CHANGED_ONLY_CHOICES, EDIT_MODES, INPAINT
+from .types import CHANGED_ONLY_AUTO, CHANGED_ONLY_CHOICES, EDIT_MODES, INPAINT, VIDEO_AUTO, VIDEO_CHOICES
 
 NODE = "Inpaint Options (FluxFill)"
 
@@ -50,6 +50,10 @@ class OptionWidgets:
     refine_max_side: int = 2048
     upscale_model: object | None = None
     changed_only: str = CHANGED_ONLY_AUTO
+    video: str = VIDEO_AUTO
+    track_speed: float = 8.0
+    frame_window: int = 0
+    frame_overlap: int = 8
 
 
 def _check(w: OptionWidgets) -> None:
@@ -61,6 +65,8 @@ def _check(w: OptionWidgets) -> None:
     if w.changed_only not in CHANGED_ONLY_CHOICES:
         raise ValueError(f"Inpaint Options: changed_only must be one of {CHANGED_ONLY_CHOICES}, "
                          f"got {w.changed_only!r}.")
+    if w.video not in VIDEO_CHOICES:
+        raise ValueError(f"Inpaint Options: video must be one of {VIDEO_CHOICES}, got {w.video!r}.")
     if w.prefill not in PREFILL_MODES:
         raise ValueError(f"Inpaint Options: prefill must be one of {PREFILL_MODES}, got {w.prefill!r}.")
     if w.prefill == FILL_MODEL and w.fill_model is None:
@@ -87,7 +93,8 @@ def build_options(**widgets: object) -> InpaintOptions:
                           binarize_concat_mask=w.binarize_concat_mask, mode=w.mode, prefill=w.prefill,
                           reference=w.reference, fill_model=w.fill_model, upscale_model=w.upscale_model,
                           refine=RefineSettings(w.refine, w.refine_denoise, w.refine_threshold, w.refine_max_side),
-                          changed_only=w.changed_only)
+                          changed_only=w.changed_only,
+                          video=VideoSettings(w.video, w.track_speed, w.frame_window, w.frame_overlap))
 
 
 class InpaintOptionsNode(io.ComfyNode):

@@ -82,7 +82,8 @@ class Progress:
         self.total = max(self.total, self.done + steps + later)
 
 
-def _progress_callback(model, progress: Progress):
+def progress_callback(model, progress: Progress):
+    """A sampler callback advancing `progress` (from where it is now) with the host's latent previews."""
     previewer = latent_preview.get_previewer(model.load_device, model.model.latent_format)
     offset = progress.done
 
@@ -135,7 +136,7 @@ def sample_groups(model, groups: list[PreparedGroup], settings: SamplerSettings,
                 settings.sampler_name, settings.scheduler,
                 _select_rows(g.positive, rows, batch), _select_rows(g.negative, rows, batch), latent_image[rows],
                 denoise=settings.denoise, noise_mask=None if noise_mask is None else noise_mask[rows],
-                seed=WrappingSeed(settings.seed + offset), callback=_progress_callback(model, progress),
+                seed=WrappingSeed(settings.seed + offset), callback=progress_callback(model, progress),
                 disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED).to(samples.dtype)
             progress.done += settings.steps
         out.append(samples)

@@ -18,6 +18,11 @@ CHANGED_ONLY_AUTO, CHANGED_ONLY_OFF, CHANGED_ONLY_ON = "auto", "off", "on"
 CHANGED_ONLY_CHOICES = (CHANGED_ONLY_AUTO, CHANGED_ONLY_OFF, CHANGED_ONLY_ON)
 RERENDERING_MODES = (REFERENCE, KONTEXT)
 
+# Inpaint Options `video`: how a batch of frames is cropped (crop_stitch/clip_plan.py). auto = one union box
+# per region for the clip when a video model (Wan) is connected, else every image on its own (off).
+VIDEO_AUTO, VIDEO_OFF, VIDEO_UNION, VIDEO_TRACK = "auto", "off", "union box", "tracked box"
+VIDEO_CHOICES = (VIDEO_AUTO, VIDEO_OFF, VIDEO_UNION, VIDEO_TRACK)
+
 # How a model takes the inpaint image (nodes/family.py decides).
 FLUX_FILL = "flux_fill"  # Flux concat: masked-image latent + 8x8-unshuffled mask (Flux Fill)
 CONCAT = "concat"  # concat channels read through concat_keys (SD/SDXL inpaint)
@@ -59,6 +64,8 @@ class ModelTraits:
     real_negative: bool  # the family samples with CFG and an empty-prompt negative (its template)
     temporal_vae: bool  # the VAE reads a batch of images as video frames: encode one crop per call
     reference_sizes: tuple[tuple[int, int], ...] = ()  # trained sizes crops snap to in reference mode (Kontext)
+    frame_window: int = 0  # a video model's frames per sampler call (its template's length); 0: an image model
+    vace: bool = False  # the model has VACE layers: it reads a control video + mask (core WanVaceToVideo)
 
 
 @dataclass(frozen=True)
