@@ -105,7 +105,8 @@ def _smooth(points: list[Point], frames: int) -> list[Point]:
 
 
 def _limit_speed(points: list[Point], speed: float) -> list[tuple[int, int]]:
-    """Integer centres chasing `points`, each step at most `speed` px (Euclidean)."""
+    """Integer centres chasing `points`, each step at most `speed` px (Euclidean): the integer step
+    nearest the wanted one within that bound (truncating every step would lose up to a pixel per frame)."""
     out = [(math.floor(points[0][0] + 0.5), math.floor(points[0][1] + 0.5))]
     for wx, wy in points[1:]:
         px, py = out[-1]
@@ -113,8 +114,10 @@ def _limit_speed(points: list[Point], speed: float) -> list[tuple[int, int]]:
         norm = math.hypot(dx, dy)
         if norm > speed:
             dx, dy = dx * speed / norm, dy * speed / norm
-        ix, iy = int(dx), int(dy)
-        if ix * ix + iy * iy > speed * speed:  # the float scaling overshot by an ulp
+        allowed = [(cx, cy) for cx in {math.floor(dx), math.ceil(dx)} for cy in {math.floor(dy), math.ceil(dy)}
+                   if cx * cx + cy * cy <= speed * speed] or [(int(dx), int(dy))]
+        ix, iy = min(allowed, key=lambda c: (c[0] - dx) ** 2 + (c[1] - dy) ** 2)
+        if ix * ix + iy * iy > speed * speed:  # int() of a step scaled to the limit can overshoot by an ulp
             if abs(ix) >= abs(iy):
                 ix -= 1 if ix > 0 else -1
             else:

@@ -183,7 +183,8 @@ def plan_preview(payload: Any, input_dir: str | None = None, max_pixels: int = M
         stat = os.stat(path)
         with plan_slot():
             image, mask = image_and_mask(path, stat.st_mtime_ns, stat.st_size)
-            return {**crop_stage(image, mask, opts, NODE).plan.to_dict(), "planned_for": model.describe()}
+            stage = crop_stage(image, mask, opts, NODE, clip=opts.video.clip(model.family.frames > 0))
+            return {**stage.plan.to_dict(), "planned_for": model.describe()}
     except ValueError as exc:  # the nodes' own input errors (InputError is a ValueError)
         raise PreviewError(400, str(exc)) from exc
 

@@ -188,3 +188,12 @@ def test_clip_settings_reject_bad_values(bad: dict) -> None:
         ClipSettings(**bad).validate()
     with pytest.raises(ValueError):
         plan_clip(disks(line(30, 40, 2, 0, 3)), S, ClipSettings(**bad))
+
+
+def test_a_track_slower_than_its_mask_moves_at_the_full_speed_limit() -> None:
+    mask = disks(line(30, 30, 3, 0.5, 16))  # 3 px per frame right, half a pixel down
+    plan, clips = plan_clip(mask, S, ClipSettings(box="track", max_speed_px=2.0, smooth_frames=1))
+    corners = [plan.regions[i].box[:2] for i in clips[0].region_indices]
+    steps = [math.hypot(b[0] - a[0], b[1] - a[1]) for a, b in pairwise(corners)][2:10]
+    assert max(steps) <= 2.0 and sum(steps) / len(steps) >= 1.4, f"the box lags more than the limit asks: {steps}"
+    assert_steady(plan, clips[0], mask)
