@@ -33,9 +33,11 @@ class FluxFillInpainter(io.ComfyNode):
                 io.String.Input("text", multiline=True, default="",
                                 tooltip="What to paint in the masked area (encoded with 'clip')."),
                 io.Vae.Input("vae", tooltip="The VAE of the model (ae.safetensors for Flux)."),
-                io.Image.Input("image", tooltip="The image(s) to inpaint."),
+                io.Image.Input("image", tooltip="The image(s) to inpaint; with a video model (Wan), the frames of "
+                                                "one clip (Inpaint Options video)."),
                 io.Mask.Input("mask", tooltip="White (1) = inpaint. Several separate areas are "
-                                              "cropped and sampled on their own."),
+                                              "cropped and sampled on their own. One mask per image (frame), "
+                                              "or one for all."),
                 io.Int.Input("seed", default=0, min=0, max=MAX_SEED, control_after_generate=True,
                              tooltip="Noise seed; variation j uses seed + j (modulo 2^64), for every sampler."),
                 io.Int.Input("steps", default=0, min=0, max=10000,

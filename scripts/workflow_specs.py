@@ -114,4 +114,40 @@ SPECS: dict[str, dict] = {
                   ("load", "MASK", "inpaint", "mask"), ("options", "FFI_OPTIONS", "inpaint", "options"),
                   ("inpaint", "image", "save", "images")],
     },
+    "wan_video_inpaint": {
+        "nodes": {
+            "unet": ("UNETLoader", (40, 80), {"unet_name": "wan2.1_vace_1.3B_fp16.safetensors",
+                                              "weight_dtype": "default"}),
+            "clip": ("CLIPLoader", (40, 230), {"clip_name": "umt5_xxl_fp8_e4m3fn_scaled.safetensors", "type": "wan",
+                                               "device": "default"}),
+            "vae": ("VAELoader", (40, 400), {"vae_name": "wan_2.1_vae.safetensors"}),
+            "video": ("LoadVideo", (40, 500), {"file": "ffi_example_clip.mp4"}),
+            "frames": ("GetVideoComponents", (40, 830), {}),
+            "load": ("LoadImage", (40, 960), {"image": EXAMPLE_IMAGE, "upload": "image"}),
+            "options": ("FFI_InpaintOptions", (420, 760), {"video": "auto", "track_speed": 8.0, "frame_window": 0,
+                                                          "frame_overlap": 8}),
+            "inpaint": ("FFI_FluxFillInpainter", (420, 80), INPAINTER_WIDGETS | {
+                "text": "a red kite flying in the sky", "steps": 0, "cfg": 0.0, "sampler_name": "auto",
+                "scheduler": "auto", "guidance": 0.0, "target_megapixels": 0.0}),
+            "create": ("CreateVideo", (880, 80), {"fps": 16.0}),
+            "save": ("SaveVideo", (880, 240), {"filename_prefix": "video/FluxFill_wan", "format": "auto",
+                                               "codec": "auto"}),
+            "note": ("Note", (880, 480), {"text": (
+                "Video inpaint with Wan 2.1 VACE in one node.\n\nThe clip's frames go to 'image'; the mask is "
+                "painted on the Load Image node (one mask for every frame, resized to the video), or connect a "
+                "MASK batch with one mask per frame (e.g. from a segmentation node).\n\nWith a Wan model, "
+                "Inpaint Options video 'auto' gives each masked region ONE crop for the whole clip (its union "
+                "box; 'tracked box' follows a moving mask at most track_speed px per frame) and samples its "
+                "frames together as one video latent, with VACE's control video and mask. Clips longer than "
+                "81 frames (frame_window 0 = the model's) are sampled in windows that crossfade over "
+                "frame_overlap frames. Frames without mask come back untouched.\n\nsteps / cfg / sampler 0 / "
+                "auto = the Wan template's (30 / 6 / uni_pc). Models: wan2.1_vace_1.3B in "
+                "models/diffusion_models, umt5_xxl in models/text_encoders, wan_2.1_vae in models/vae.")}),
+        },
+        "links": [("unet", "MODEL", "inpaint", "model"), ("clip", "CLIP", "inpaint", "clip"),
+                  ("vae", "VAE", "inpaint", "vae"), ("video", "VIDEO", "frames", "video"),
+                  ("frames", "images", "inpaint", "image"), ("load", "MASK", "inpaint", "mask"),
+                  ("options", "FFI_OPTIONS", "inpaint", "options"), ("inpaint", "image", "create", "images"),
+                  ("create", "VIDEO", "save", "video")],
+    },
 }

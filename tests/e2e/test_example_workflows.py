@@ -25,15 +25,17 @@ if str(REPO / "scripts") not in sys.path:
 from workflow_convert import UI_ONLY_NODES, _is_widget, input_order, node_ids_of_type, ui_to_api  # noqa: E402
 
 EXAMPLES = REPO / "example_workflows"
-NAMES = ["flux_fill_inpaint", "flux_fill_crop_sample_stitch", "sd15_inpaint", "flux_fill_object_removal",
-         "flux_fill_object_removal_lama", "flux_fill_large_region_refine"]
-RUNNABLE = NAMES
+RUNNABLE = ["flux_fill_inpaint", "flux_fill_crop_sample_stitch", "sd15_inpaint", "flux_fill_object_removal",
+            "flux_fill_object_removal_lama", "flux_fill_large_region_refine"]
+# wan_video_inpaint is checked, not run: the umt5-xxl text encoder it needs has one fixed 5.7 B config (the clip
+# path itself runs in-process on tiny Wan models: tests/integration/test_video_clips.py)
+NAMES = [*RUNNABLE, "wan_video_inpaint"]
 PACK_MODULE = "custom_nodes.fluxfill_inpainter"
 # Combos listing files on the user's machine: the example names the usual file, which the test server
 # does not have.
 FILE_INPUTS = {("LoadImage", "image"), ("CheckpointLoaderSimple", "ckpt_name"), ("UNETLoader", "unet_name"),
                ("DualCLIPLoader", "clip_name1"), ("DualCLIPLoader", "clip_name2"), ("VAELoader", "vae_name"),
-               ("FFI_FillModelLoader", "model_name")}
+               ("FFI_FillModelLoader", "model_name"), ("CLIPLoader", "clip_name"), ("LoadVideo", "file")}
 SMALL_OPTIONS = {"min_side": 64, "max_side": 256, "min_crop": 64, "min_context": 8}
 # large_region_refine: a 128 px crop sampled at 96 px (scale 0.75, refined below 0.9), refine pass at 128 px
 REFINE_SIZES = {"min_crop": 128, "refine_max_side": 128, "refine_threshold": 0.9}
