@@ -87,7 +87,8 @@ class InpaintCrop(io.ComfyNode):
         opts = (options or InpaintOptions()).with_main_widgets(
             context=context, grow=grow, feather=feather, target_mp=target_megapixels, multiple=snap)
         _check_crop_options(opts)
-        stage = crop_stage(image, mask, replace(opts, crop=replace(opts.crop, shared_target=True)), CROP_NODE)
+        stage = crop_stage(image, mask, replace(opts, crop=replace(opts.crop, shared_target=True)), CROP_NODE,
+                           clip=opts.video.clip(video_model=False))  # no model here: only a box the options set
         if stage.empty:
             crops, crop_masks = _empty_crop(stage, snap)
         else:

@@ -9,6 +9,7 @@ import time
 
 import pytest
 import tiny_families as tf
+import tiny_video as tv
 import torch
 from comfy_host import run_node
 
@@ -20,6 +21,8 @@ TEMPLATES = {
     "z_image": (8, 1.0, "res_multistep", "simple", 1024 * 1024),
     "flux_fill": (20, 1.0, "euler", "normal", 1024 * 1024),
     "qwen_image": (20, 4.0, "euler", "simple", 1328 * 1328),
+    "wan21": (30, 6.0, "uni_pc", "simple", 832 * 480),
+    "wan22": (20, 5.0, "uni_pc", "simple", 1280 * 704),
 }
 
 
@@ -68,9 +71,10 @@ def build(family: str, small_models):
         return small_models[0], small_models[1], tf.condition()
     models = {"sd15": (tf.sd15_plain, tf.sd_vae), "sdxl": (tf.sdxl_inpaint, tf.sd_vae),
               "chroma": (tf.chroma, tf.flux_vae), "z_image": (tf.z_image, tf.flux_vae),
-              "qwen_image": (tf.qwen_image, tf.wan_vae)}
+              "qwen_image": (tf.qwen_image, tf.wan_vae), "wan21": (tv.wan21_t2v, tv.wan21_vae),
+              "wan22": (tv.wan22_ti2v, tv.wan22_vae)}
     model, vae = models[family]
-    return model(), vae(), tf.condition(pooled=None if family == "qwen_image" else tf.CONTEXT)
+    return model(), vae(), tf.condition(pooled=None if family in ("qwen_image", "wan21", "wan22") else tf.CONTEXT)
 
 
 @pytest.mark.parametrize("family", sorted(TEMPLATES))
@@ -80,7 +84,8 @@ def test_every_widget_at_its_default_samples_with_the_familys_template(family, s
     seen = first_sampler_call(monkeypatch, model, vae, cond)
     assert (seen["steps"], seen["cfg"], seen["sampler_name"], seen["scheduler"]) == (steps, cfg, sampler, scheduler)
     h, w = seen["latent"][-2:]
-    crop_area = h * 8 * w * 8
+    ratio = vae.spacial_compression_encode()
+    crop_area = h * ratio * w * ratio
     assert abs(crop_area - area) / area < 0.1, (family, seen["latent"])
 
 

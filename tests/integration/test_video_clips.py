@@ -213,3 +213,22 @@ def test_one_mask_for_every_frame_is_one_clip_of_all_frames(comfy, spy):
     inside = still.expand(FRAMES, -1, -1) > 0.5
     changed = [not torch.equal(out[0][t][inside[t]], frames[t][inside[t]]) for t in range(FRAMES)]
     assert all(changed), "a frame of the clip was not inpainted"
+
+
+def test_the_crop_node_gives_a_clip_one_box_when_the_options_ask(comfy):
+    from comfy_host import run_node
+    from node_calls import node_classes
+
+    _, InpaintCrop, InpaintStitch, _ = node_classes()
+    frames, mask = moving_blob()
+    stitcher, crops, crop_masks, regions = run_node(
+        InpaintCrop, image=frames, mask=mask, context=1.0, grow=0, feather=FEATHER, target_megapixels=0.02, snap=16,
+        options=small_options(video="union box")).result
+    plan = json.loads(regions)["regions"]
+    assert [r["image_index"] for r in plan] == list(range(2, FRAMES)), "one crop per frame of the blob's span"
+    assert len({tuple(r["box"]) for r in plan}) == 1 and crops.shape[0] == FRAMES - 2
+    painted = crops * 0.5
+    out = run_node(InpaintStitch, stitcher=stitcher, inpainted_image=painted).result[0]
+    assert_untouched_outside(out, frames, mask, reach=FEATHER)
+    for t in EMPTY:
+        assert torch.equal(out[t], frames[t])
