@@ -121,7 +121,7 @@ SPECS: dict[str, dict] = {
             "clip": ("CLIPLoader", (40, 230), {"clip_name": "umt5_xxl_fp8_e4m3fn_scaled.safetensors", "type": "wan",
                                                "device": "default"}),
             "vae": ("VAELoader", (40, 400), {"vae_name": "wan_2.1_vae.safetensors"}),
-            "video": ("LoadVideo", (40, 500), {"file": "ffi_example_clip.mp4"}),
+            "video": ("LoadVideo", (40, 500), {"file": "input_clip.mp4"}),
             "frames": ("GetVideoComponents", (40, 830), {}),
             "load": ("LoadImage", (40, 960), {"image": EXAMPLE_IMAGE, "upload": "image"}),
             "options": ("FFI_InpaintOptions", (420, 760), {"video": "auto", "track_speed": 8.0, "frame_window": 0,

@@ -64,7 +64,8 @@ def test_options_widgets_are_appended_and_default_to_core(comfy):
 
     names = [i.id for i in options_inputs()]
     tail = ["mode", "prefill", "reference", "fill_model", "refine", "refine_denoise", "refine_threshold",
-            "refine_max_side", "upscale_model", "changed_only"]
+            "refine_max_side", "upscale_model", "changed_only", "video", "track_speed", "frame_window",
+            "frame_overlap"]
     assert names[-len(tail):] == tail, "new inputs go at the end (positional widgets)"
     assert names.index("binarize_concat_mask") == len(names) - len(tail) - 1
     assert all(i.tooltip for i in options_inputs())
