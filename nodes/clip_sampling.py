@@ -57,6 +57,11 @@ class ClipFrames:
     denoise: torch.Tensor
     real: int  # frames of the span (the rest is padding)
 
+    def window(self, frames: range) -> ClipFrames:
+        """The frames of one sampling window."""
+        part = slice(frames.start, frames.stop)
+        return ClipFrames(self.pixels[part], self.inpaint[part], self.denoise[part], len(frames))
+
 
 def _padded(tensor: torch.Tensor, total: int, value: float | None) -> torch.Tensor:
     """`tensor` [T,...] to `total` frames: its last frame repeated (value None) or `value`."""
@@ -98,11 +103,9 @@ def vace_conditioning(conditioning: tuple[list, list], vae, pixels: torch.Tensor
     return out.result[0], out.result[1]
 
 
-def _window_latent(vae, frames: ClipFrames, window: range, step: int) -> dict:
-    pixels = frames.pixels[window.start:window.stop]
-    samples = vae.encode(pixels)
-    return {"samples": samples,
-            "noise_mask": latent_frame_mask(frames.denoise[window.start:window.stop], step).to(samples.device)}
+def _window_latent(vae, part: ClipFrames, step: int) -> dict:
+    samples = vae.encode(part.pixels)
+    return {"samples": samples, "noise_mask": latent_frame_mask(part.denoise, step).to(samples.device)}
 
 
 def _clip_latents(latents: list[torch.Tensor]) -> dict:
@@ -134,19 +137,20 @@ def sample_clips(stage: CropStage, connected: Connected, conditioning: tuple[lis
         frames = clip_frames(stage, clip, step)
         decoded: list[list[torch.Tensor]] = [[] for _ in range(variants)]
         sampled = []
+        noise = None  # every window of a region has one length: its noise is drawn once, window w = draw w + 1
         for w_index, window_frames in enumerate(windows):
-            latent = _window_latent(vae, frames, window_frames, step)
+            part = frames.window(window_frames)
+            latent = _window_latent(vae, part, step)
             positive, negative = conditioning
             if vace:
-                positive, negative = vace_conditioning(conditioning, vae, frames.pixels[window_frames.start:
-                                                       window_frames.stop], frames.inpaint[window_frames.start:
-                                                                                          window_frames.stop])
-            shapes = [tuple(latent["samples"].shape)] * (w_index + 1)
-            noise = region_variant_noise(shapes, settings.seed, variants)[w_index]
+                positive, negative = vace_conditioning(conditioning, vae, part.pixels, part.inpaint)
+            if noise is None:
+                noise = region_variant_noise([tuple(latent["samples"].shape)] * len(windows), settings.seed, variants)
             for j in range(variants):
                 comfy.model_management.throw_exception_if_processing_interrupted()
+                start = noise[w_index][j:j + 1]
                 samples = comfy.sample.sample(
-                    model, noise[j:j + 1], settings.steps, settings.cfg, settings.sampler_name, settings.scheduler,
+                    model, start, settings.steps, settings.cfg, settings.sampler_name, settings.scheduler,
                     positive, negative, latent["samples"], denoise=settings.denoise,
                     noise_mask=latent["noise_mask"] if settings.noise_mask else None,
                     seed=WrappingSeed(settings.seed + j), callback=progress_callback(model, progress),

@@ -139,6 +139,10 @@ def test_a_long_clip_is_sampled_in_overlapping_windows(comfy, spy, monkeypatch):
     out = run_clip(model, vae, frames, mask, options=options)
     # the span's 15 frames padded to 17; windows of 9 frames starting 0, 5 and 8: 3 latent frames each
     assert [c["latent_image"].shape[2] for c in spy.calls] == [3, 3, 3]
+    g = torch.Generator().manual_seed(5)  # the seed run_clip passes: window w gets the generator's draw w + 1
+    for call in spy.calls:
+        expected = torch.randn(call["latent_image"].shape, generator=g, dtype=torch.float32)
+        torch.testing.assert_close(call["noise"], expected, rtol=0, atol=0)
     assert_untouched_outside(out[0], frames, mask, reach=FEATHER)
     for t in EMPTY:
         assert torch.equal(out[0][t], frames[t])
